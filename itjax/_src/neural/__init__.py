@@ -1,0 +1,1 @@
+"""Neural estimators of mutual information: bounds, Flax critics, optax trainers."""

@@ -1,0 +1,1 @@
+"""Tasks with known ground truth, the benchmark runner and the speed suites."""

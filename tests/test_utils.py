@@ -1,0 +1,67 @@
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from itjax._src import _utils
+
+
+def test_xlogy_zero_times_log_zero_is_zero_with_finite_gradient():
+    assert _utils.xlogx(jnp.asarray(0.0)) == 0.0
+    g = jax.grad(lambda x: _utils.xlogy(x, x))(jnp.asarray(0.0))
+    # d/dx x log x = log x + 1 is -inf at 0; the double where gives a finite value.
+    assert jnp.isfinite(g)
+    assert _utils.xlogy(jnp.asarray(1.0), jnp.asarray(0.0)) == -jnp.inf
+
+
+def test_logmeanexp_matches_naive():
+    a = jnp.asarray([[0.1, 2.0, -3.0], [1.0, 1.0, 1.0]])
+    np.testing.assert_allclose(
+        _utils.logmeanexp(a, axis=-1), np.log(np.mean(np.exp(np.asarray(a)), axis=-1)), rtol=1e-6
+    )
+    assert _utils.logmeanexp(jnp.asarray([1e4, 1e4])) == pytest.approx(1e4)
+
+
+def test_to_base_and_check_base():
+    assert float(_utils.to_base(jnp.asarray(math.log(2.0)), 2)) == pytest.approx(1.0)
+    for bad in (0, -1.0, 1, float("inf")):
+        with pytest.raises(ValueError, match="base"):
+            _utils.to_base(jnp.asarray(1.0), bad)
+    with pytest.raises(TypeError, match="base"):
+        _utils.to_base(jnp.asarray(1.0), "2")
+
+
+def test_as_float_array_refuses_integers():
+    with pytest.raises(TypeError, match="p must have a floating dtype"):
+        _utils.as_float_array(jnp.asarray([1, 0]), "p")
+    assert _utils.as_float_array([0.5, 0.5], "p").dtype == jnp.float32
+
+
+def test_validate_probabilities_names_location():
+    with pytest.raises(ValueError, match=r"p\[\(1,\)\] = -0.1"):
+        _utils.validate_probabilities(jnp.asarray([0.6, -0.1, 0.5]), "p")
+    with pytest.raises(ValueError, match="batch index"):
+        _utils.validate_probabilities(jnp.asarray([[0.5, 0.5], [0.5, 0.6]]), "p")
+    with pytest.raises(ValueError, match="finite"):
+        _utils.validate_probabilities(jnp.asarray([jnp.nan, 1.0]), "p")
+    _utils.validate_probabilities(jnp.asarray([[0.5, 0.5], [0.0, 1.0]]), "p")
+
+
+def test_validate_under_jit_is_a_clear_error():
+    with pytest.raises(TypeError, match="validate=True"):
+        jax.jit(lambda p: _utils.validate_probabilities(p, "p"))(jnp.ones(2) / 2)
+
+
+def test_check_static_int():
+    with pytest.raises(ValueError, match="k must be >= 1, got 0"):
+        _utils.check_static_int(0, "k", minimum=1)
+    with pytest.raises(TypeError, match="k must be a Python int"):
+        _utils.check_static_int(1.5, "k")
+
+
+def test_mean_and_stderr():
+    est = _utils.mean_and_stderr(jnp.asarray([1.0, 2.0, 3.0, 4.0]))
+    assert float(est.value) == pytest.approx(2.5)
+    assert float(est.stderr) == pytest.approx(np.std([1, 2, 3, 4], ddof=1) / 2, rel=1e-6)

@@ -347,3 +347,7 @@ def test_sliced_bad_input():
         itjax.sliced_wasserstein(key, x, x, p=float("inf"))
     with pytest.raises(ValueError, match=r"x_weights must have the shape of x\[:, 0\]"):
         itjax.sliced_wasserstein(key, x, x, x_weights=jnp.ones(5))
+    with pytest.raises(ValueError, match=r"y must be finite; y\[\(1, 2\)\] = inf"):
+        itjax.sliced_wasserstein(key, x, x.at[1, 2].set(jnp.inf), validate=True)
+    with pytest.raises(ValueError, match="x_weights must be non-negative"):
+        itjax.sliced_wasserstein(key, x, x, x_weights=-jnp.ones(4), validate=True)

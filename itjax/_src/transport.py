@@ -233,6 +233,7 @@ def sliced_wasserstein(
     p: float = 2,
     x_weights: ArrayLike | None = None,
     y_weights: ArrayLike | None = None,
+    validate: bool = False,
 ) -> Array:
     r"""Monte Carlo sliced Wasserstein distance SW_p between two samples in R^d.
 
@@ -257,6 +258,8 @@ def sliced_wasserstein(
       p: static order p >= 1.
       x_weights: non-negative weights of the rows of x, shape `(n,)`; None: uniform.
       y_weights: the same for y.
+      validate: check eagerly that x and y are finite and the weights finite,
+        non-negative, with a positive total.
 
     Returns:
       The scalar SW_p estimate, in the units of x.
@@ -275,6 +278,11 @@ def sliced_wasserstein(
     p = _check_p(p)
     x_weights = _check_weights(x_weights, x[:, 0], "x_weights", "x[:, 0]")
     y_weights = _check_weights(y_weights, y[:, 0], "y_weights", "y[:, 0]")
+    if validate:
+        validate_finite(x, "x")
+        validate_finite(y, "y")
+        _validate_weights(x_weights, "x_weights")
+        _validate_weights(y_weights, "y_weights")
     dtype = jnp.result_type(x, y)
     theta = jax.random.normal(key, (num_projections, x.shape[1]), dtype=dtype)
     theta = theta / jnp.linalg.norm(theta, axis=-1, keepdims=True)

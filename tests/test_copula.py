@@ -58,7 +58,7 @@ def correlated(rng, n, dx, dy):
 # --------------------------------------------------------------------------- #
 
 
-@pytest.mark.parametrize("dims", [(1, 1), (2, 1), (2, 3)])
+@pytest.mark.parametrize("dims", [(1, 1), (2, 3)])
 @pytest.mark.parametrize("bias_correction", [True, False])
 def test_matches_reference_implementation(dims, bias_correction, dtype):
     rng = np.random.default_rng(sum(dims))
@@ -194,20 +194,19 @@ def test_gaussian_truth_over_seeds(x64):
 
 @pytest.mark.slow
 def test_lower_bound_for_a_student_t_copula(x64):
-    # A bivariate Student-t (nu = 3) with uncorrelated coordinates is dependent
-    # (a common scale), with MI = 2 h(t_3) - h(t_3, bivariate) > 0 from scipy's
-    # entropies; its normal scores are uncorrelated, so the estimate is about 0.
-    nu, n, seeds = 3, 1000, 100
+    # A bivariate Student-t (nu = 2) with uncorrelated coordinates is dependent
+    # (a common scale), with MI = 2 h(t_2) - h(t_2, bivariate) = 0.083 nats from
+    # scipy's entropies; its normal scores are uncorrelated, so the estimate is about 0.
+    nu, n, seeds = 2, 1000, 100
     truth = (
         2 * scipy.stats.t(df=nu).entropy()
         - scipy.stats.multivariate_t(shape=np.eye(2), df=nu).entropy()
     )
 
     def one(key):
-        k1, k2 = jax.random.split(key)
-        z = jax.random.normal(k1, (n, 2))
-        w = jax.random.chisquare(k2, nu, (n, 1)) / nu
-        sample = z / jnp.sqrt(w)
+        z = jax.random.normal(key, (n, 4))
+        w = jnp.sum(z[:, 2:] ** 2, axis=1, keepdims=True) / nu  # chi2_2 / 2
+        sample = z[:, :2] / jnp.sqrt(w)
         return gcmi(sample[:, 0], sample[:, 1])
 
     values = np.asarray(jax.jit(jax.vmap(one))(jax.random.split(jax.random.key(2), seeds)))
@@ -250,16 +249,15 @@ def test_constant_variable_gives_minus_the_correction(x64):
 
 def test_jit_vmap_and_no_recompile():
     rng = np.random.default_rng(8)
-    xs = rng.normal(size=(5, 64, 2)).astype(np.float32)
-    ys = (xs[..., :1] + rng.normal(size=(5, 64, 1))).astype(np.float32)
+    xs = rng.normal(size=(3, 64, 2)).astype(np.float32)
+    ys = (xs[..., :1] + rng.normal(size=(3, 64, 1))).astype(np.float32)
     batched = jax.jit(jax.vmap(eager_gcmi))(xs, ys)
-    for i in range(5):
+    for i in range(3):
         np.testing.assert_allclose(batched[i], gcmi(xs[i], ys[i]), rtol=1e-5)
-    jitted = jax.jit(functools.partial(eager_gcmi, bias_correction=True))
-    np.testing.assert_allclose(jitted(xs[0], ys[0]), eager_gcmi(xs[0], ys[0]), rtol=1e-6)
-    size = jitted._cache_size()
-    jitted(xs[1], ys[1])
-    assert jitted._cache_size() == size
+    np.testing.assert_allclose(gcmi(xs[0], ys[0]), eager_gcmi(xs[0], ys[0]), rtol=1e-6)
+    size = gcmi._cache_size()
+    gcmi(xs[1] + 1.0, ys[1])
+    assert gcmi._cache_size() == size
 
 
 def test_gradient_is_zero_and_finite():

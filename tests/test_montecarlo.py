@@ -207,18 +207,24 @@ def test_mc_kl_matches_gaussian_closed_form(estimator, dtype):
     assert abs(float(est.value) - closed_form) <= 4 * float(est.stderr)
 
 
-def test_mc_kl_equals_k_estimators_on_the_same_draws():
+def test_mc_kl_equals_k_estimator_on_the_same_draws():
     sample_p, log_p, log_q = gaussian_problem(jnp.float32)
     key = jax.random.key(3)
     xs = jax.vmap(sample_p)(jax.random.split(jax.random.clone(key), 64))
     log_ratio = jax.vmap(log_q)(xs) - jax.vmap(log_p)(xs)
-    for name, fn in ESTIMATORS.items():
-        mc = itjax.mc_kl_divergence(
-            jax.random.clone(key), sample_p, log_p, log_q, num_samples=64, estimator=name
+    mc = jax.jit(
+        functools.partial(
+            itjax.mc_kl_divergence,
+            sample_p=sample_p,
+            log_p=log_p,
+            log_q=log_q,
+            num_samples=64,
+            estimator="k3",
         )
-        direct = fn(log_ratio)
-        np.testing.assert_allclose(mc.value, direct.value, rtol=1e-6)
-        np.testing.assert_allclose(mc.stderr, direct.stderr, rtol=1e-6)
+    )(key)
+    direct = itjax.k3_kl_divergence(log_ratio)
+    np.testing.assert_allclose(mc.value, direct.value, rtol=1e-5)
+    np.testing.assert_allclose(mc.stderr, direct.stderr, rtol=1e-5)
 
 
 # Unbiasedness over many seeds: p = N(0, 1), q = N(mu, s^2).

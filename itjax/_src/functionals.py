@@ -120,8 +120,8 @@ def _kl_div_terms(p: Array, q: Array, q_minus_p: Array) -> Array:
     near = (p1 + q1) * s2 - 2 * p1 * s * s2 * series
     far = p1 * jnp.log(p1 / q1) - p1 + q1
     value = jnp.where(jnp.abs(s) < _KL_SERIES_RADIUS, near, far)
-    value = jnp.where(both, value, jnp.where((p == 0) & (q >= 0), q, jnp.inf))
-    return jnp.where(jnp.isnan(p) | jnp.isnan(q), jnp.nan, value)
+    # Elsewhere: q at p = 0 <= q; +inf at p > 0 = q or a negative input; NaN stays NaN.
+    return jnp.where(both, value, jnp.where((p == 0) & (q >= 0), q, jnp.inf + (p + q)))
 
 
 def _kl_div_terms_from_logs(log_p: Array, log_q: Array) -> Array:

@@ -81,10 +81,26 @@ QUICK = BenchConfig(
         "entropy-discrete-zipf-100",
         "kl-gauss-3d",
     ),
+    estimators=(
+        "ksg-1",
+        "ksg-2",
+        "frenzel-pompe",
+        "kozachenko-leonenko",
+        "wang-kulkarni-verdu",
+        "kde",
+        "gaussian-copula",
+        "gaussian",
+        "infonce",
+        "plugin",
+        "miller-madow",
+        "chao-shen",
+        "nsb",
+    ),
     sizes=(200, 1000),
     seeds=3,
 )
-"""A representative subset at two sample sizes (what `itjax bench --quick` runs)."""
+"""A representative subset at two sample sizes (what `itjax bench --quick` and `make demo`
+run): every family of tasks, every estimator family; a few minutes on 2 CPU cores."""
 
 
 class ResultRow(NamedTuple):

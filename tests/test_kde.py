@@ -381,7 +381,7 @@ def test_memory_is_bounded_by_the_block_not_n_squared():
     for block in (None, 64):
         compiled = jax.jit(functools.partial(itjax.kde_entropy, block_size=block)).lower(spec)
         temp = compiled.compile().memory_analysis().temp_size_in_bytes
-        rows = block if block is not None else max(1, 2**22 // n)
+        rows = block if block is not None else max(1, 2**20 // n)  # the documented default
         bound = 4 * (3 * rows * n + 16 * n * d)
         assert temp <= bound, (block, temp, bound)
         assert temp < 1e-3 * n * n * 4

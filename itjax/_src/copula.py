@@ -25,15 +25,30 @@ __all__ = ["gaussian_copula_mutual_information"]
 Array = jax.Array
 
 
+def _order_keys(column: Array) -> Array:
+    """Integers in the same order as the floats of `column`, equal where they are equal.
+
+    The IEEE bits read as a signed integer are ordered for positive floats and
+    reversed for negative ones; flipping the magnitude bits of the negative ones
+    restores the order (-0.0 is first made +0.0, so the two zeros tie). Sorting
+    integers is several times faster than sorting floats on CPU.
+    """
+    column = jnp.where(column == 0, jnp.zeros_like(column), column)
+    int_dtype = jnp.dtype(f"int{8 * column.dtype.itemsize}")
+    bits = jax.lax.bitcast_convert_type(column, int_dtype)
+    return jnp.where(bits < 0, bits ^ jnp.iinfo(int_dtype).max, bits)
+
+
 def _midranks(column: Array) -> Array:
     """1-based ranks of a column, ties given their average rank (scipy's 'average').
 
     rank_i = (#{x_j < x_i} + #{x_j <= x_i} + 1) / 2, by two binary searches in the
     sorted column: O(n log n).
     """
-    ordered = jnp.sort(column)
-    below = jnp.searchsorted(ordered, column, side="left")
-    at_or_below = jnp.searchsorted(ordered, column, side="right")
+    keys = _order_keys(column)
+    ordered = jnp.sort(keys)
+    below = jnp.searchsorted(ordered, keys, side="left")
+    at_or_below = jnp.searchsorted(ordered, keys, side="right")
     return (below + at_or_below + 1).astype(column.dtype) / 2
 
 

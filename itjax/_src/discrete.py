@@ -1,3 +1,886 @@
-"""Placeholder: filled in by its issue."""
+"""Entropy, mutual information and conditional MI estimated from counts.
 
-__all__: list[str] = []
+A histogram `counts` of N samples over K bins lies on `axis` (default the last);
+leading axes are batch axes, so thousands of histograms are estimated in one
+call. Counts may be an integer or a floating array; integer counts are cast to
+the default float dtype (float32, or float64 with `jax_enable_x64`). The formulas
+assume whole-number counts: `validate=True` refuses negative, non-integer or
+non-finite counts and empty histograms; the jitted path computes what it is
+given, and an empty histogram (N = 0) gives NaN except under `nsb_entropy`, whose
+answer with no data is the prior's. Results are in nats unless `base=` says
+otherwise. Bias-corrected estimates are returned as computed, never clamped.
+
+Integer samples `labels` hold n samples on the last axis, `(..., n)`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.scipy.special import digamma, gammaln
+from jax.typing import ArrayLike
+
+from itjax._src._utils import (
+    Estimate,
+    check_axis,
+    check_base,
+    check_static_float,
+    check_static_int,
+    require_concrete,
+    to_base,
+    validate_finite,
+    xlogx,
+)
+
+__all__ = [
+    "counts",
+    "joint_counts",
+    "discretize",
+    "plugin_entropy",
+    "miller_madow_entropy",
+    "grassberger_entropy",
+    "chao_shen_entropy",
+    "jackknife_entropy",
+    "james_stein_entropy",
+    "dirichlet_entropy",
+    "nsb_entropy",
+    "discrete_mutual_information",
+    "discrete_conditional_mutual_information",
+]
+
+Array = jax.Array
+
+# --------------------------------------------------------------------------- #
+# Argument checks.
+# --------------------------------------------------------------------------- #
+
+
+def _as_labels(labels: ArrayLike, name: str) -> Array:
+    arr = labels if isinstance(labels, jax.Array) else np.asarray(labels)
+    if not jnp.issubdtype(arr.dtype, jnp.integer):
+        raise TypeError(f"{name} must be integer class labels, got an array of dtype {arr.dtype}")
+    if arr.ndim == 0 or arr.shape[-1] == 0:
+        raise ValueError(
+            f"{name} must hold at least one sample on its last axis, got shape {arr.shape}"
+        )
+    return jnp.asarray(arr)
+
+
+def _validate_labels(labels: Array, num_classes: int, name: str) -> None:
+    value = require_concrete(labels, name)
+    bad = (value < 0) | (value >= num_classes)
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"{name} must lie in [0, {num_classes}); {name}[{idx}] = {value[idx]}")
+
+
+def _as_counts(counts: ArrayLike, axis: int, validate: bool) -> Array:
+    """Counts as a floating array with the bins on the last axis."""
+    arr = counts if isinstance(counts, jax.Array) else np.asarray(counts)
+    if jnp.issubdtype(arr.dtype, jnp.bool_) or not (
+        jnp.issubdtype(arr.dtype, jnp.integer) or jnp.issubdtype(arr.dtype, jnp.floating)
+    ):
+        raise TypeError(f"counts must be an integer or floating array, got dtype {arr.dtype}")
+    if arr.ndim == 0:
+        raise ValueError("counts must have at least one axis of bins, got a scalar")
+    arr = jnp.moveaxis(jnp.asarray(arr), check_axis(axis, arr.ndim), -1)
+    if arr.shape[-1] == 0:
+        raise ValueError(f"counts must have at least one bin, got shape {arr.shape}")
+    if validate:
+        _validate_counts(arr)
+    if jnp.issubdtype(arr.dtype, jnp.integer):
+        arr = arr.astype(jnp.result_type(float))
+    return arr
+
+
+def _validate_counts(counts: Array) -> None:
+    validate_finite(counts, "counts")
+    value = require_concrete(counts, "counts")
+    for bad, what in ((value < 0, "non-negative"), (value != np.round(value), "whole numbers")):
+        if bad.any():
+            idx = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(f"counts must be {what}; counts[{idx}] = {value[idx]}")
+    empty = value.sum(axis=-1) == 0
+    if empty.any():
+        raise ValueError(
+            "counts must hold at least one sample per histogram; the histogram at batch "
+            f"index {tuple(int(i) for i in np.argwhere(empty)[0])} is empty"
+        )
+
+
+def _num_classes(num_classes: Any, arity: int) -> tuple[int, ...]:
+    if isinstance(num_classes, (tuple, list)):
+        if len(num_classes) != arity:
+            raise ValueError(
+                f"num_classes must be an int or a tuple of {arity} ints, got {num_classes!r}"
+            )
+        return tuple(check_static_int(k, "num_classes", minimum=1) for k in num_classes)
+    return (check_static_int(num_classes, "num_classes", minimum=1),) * arity
+
+
+def _trailing(v: Array, ndim: int) -> Array:
+    """A 1-D array as the last axis of an array of rank `ndim` (no rank promotion)."""
+    return v.reshape((1,) * (ndim - 1) + v.shape)
+
+
+# --------------------------------------------------------------------------- #
+# Counting.
+# --------------------------------------------------------------------------- #
+
+
+def _histogram(index: Array, inside: Array, size: int) -> Array:
+    """Counts of `index` in [0, size) along the last axis; samples not `inside` are dropped."""
+    batch, n = index.shape[:-1], index.shape[-1]
+    rows = math.prod(batch)
+    if rows * size >= 2**31:
+        raise ValueError(f"counts would have {rows * size} cells; at most 2**31 - 1 are supported")
+    offset = size * jnp.arange(rows, dtype=jnp.int32)[:, None]
+    flat = jnp.where(inside.reshape(rows, n), index.reshape(rows, n) + offset, rows * size)
+    out = jnp.zeros(rows * size, dtype=int).at[flat.ravel()].add(1, mode="drop")
+    return out.reshape(*batch, size)
+
+
+def joint_counts(
+    *labels: ArrayLike, num_classes: int | tuple[int, ...], validate: bool = False
+) -> Array:
+    """Joint histogram of several integer variables observed together.
+
+    Args:
+      *labels: d integer arrays of the same shape `(..., n)`; sample j of each is one
+        joint observation.
+      num_classes: static number of classes of each variable (an int for all of them).
+      validate: eagerly refuse labels outside `[0, num_classes)`.
+
+    Returns:
+      Integer counts of shape `(..., K_1, ..., K_d)`. Under jit a sample with any label
+      outside its range is dropped (not counted), so the counts then sum to less than n.
+    """
+    if not labels:
+        raise TypeError("joint_counts needs at least one array of labels")
+    sizes = _num_classes(num_classes, len(labels))
+    arrays = [_as_labels(x, f"labels[{i}]") for i, x in enumerate(labels)]
+    for i, x in enumerate(arrays[1:], start=1):
+        if x.shape != arrays[0].shape:
+            raise ValueError(
+                f"labels[{i}] must have the shape of labels[0], {arrays[0].shape}, got {x.shape}"
+            )
+    if validate:
+        for i, (x, k) in enumerate(zip(arrays, sizes, strict=True)):
+            _validate_labels(x, k, f"labels[{i}]")
+    inside = jnp.ones(arrays[0].shape, dtype=bool)
+    index = jnp.zeros(arrays[0].shape, dtype=jnp.int32)
+    for x, k in zip(arrays, sizes, strict=True):
+        inside = inside & (x >= 0) & (x < k)
+        index = index * k + jnp.where((x >= 0) & (x < k), x, 0).astype(jnp.int32)
+    table = _histogram(index, inside, math.prod(sizes))
+    return table.reshape(*table.shape[:-1], *sizes)
+
+
+def counts(labels: ArrayLike, *, num_classes: int, validate: bool = False) -> Array:
+    """Histogram of integer samples: `counts[..., k] = #{j : labels[..., j] = k}`.
+
+    Args:
+      labels: integer array `(..., n)`, n samples on the last axis.
+      num_classes: static number of classes K.
+      validate: eagerly refuse labels outside `[0, K)`.
+
+    Returns:
+      Integer counts `(..., K)`. Under jit, labels outside `[0, K)` are dropped (not
+      counted), so the counts then sum to less than n; use `validate=True` to refuse them.
+    """
+    return joint_counts(labels, num_classes=num_classes, validate=validate)
+
+
+def discretize(
+    x: ArrayLike, *, num_bins: int, strategy: str = "equal_width", validate: bool = False
+) -> Array:
+    """Bin continuous samples into `num_bins` integer labels, per batch row.
+
+    Interior edges are `min + (max - min) j / B` ("equal_width") or the j/B quantiles
+    with linear interpolation ("equal_frequency"), j = 1..B-1, of the n samples on the
+    last axis. A sample equal to an edge goes to the upper bin, as in scikit-learn's
+    `KBinsDiscretizer` ("uniform" / "quantile" with `quantile_method="linear"`). Constant
+    samples all land in one bin.
+
+    Args:
+      x: floating array `(..., n)`.
+      num_bins: static number of bins B.
+      strategy: "equal_width" or "equal_frequency".
+      validate: eagerly refuse NaN or inf (under jit NaN lands in the last bin).
+
+    Returns:
+      Integer labels in `[0, B)`, shape `(..., n)`.
+    """
+    num_bins = check_static_int(num_bins, "num_bins", minimum=1)
+    if strategy not in ("equal_width", "equal_frequency"):
+        raise ValueError(f"strategy must be 'equal_width' or 'equal_frequency', got {strategy!r}")
+    arr = x if isinstance(x, jax.Array) else np.asarray(x)
+    if not jnp.issubdtype(arr.dtype, jnp.floating):
+        raise TypeError(f"x must be a floating array of samples, got dtype {arr.dtype}")
+    if arr.ndim == 0 or arr.shape[-1] == 0:
+        raise ValueError(f"x must hold at least one sample on its last axis, got shape {arr.shape}")
+    x = jnp.asarray(arr)
+    if validate:
+        validate_finite(x, "x")
+    levels = jnp.arange(1, num_bins, dtype=x.dtype) / num_bins
+    if strategy == "equal_width":
+        lo, hi = x.min(axis=-1, keepdims=True), x.max(axis=-1, keepdims=True)
+        edges = lo + (hi - lo) * _trailing(levels, x.ndim)
+    else:
+        edges = jnp.moveaxis(jnp.quantile(x, levels, axis=-1), 0, -1)
+    search = jnp.vectorize(
+        lambda e, v: jnp.searchsorted(e, v, side="right"), signature="(b),(n)->(n)"
+    )
+    return search(edges, x).astype(int)
+
+
+# --------------------------------------------------------------------------- #
+# Entropy estimators. Each private `_name(n)` takes float counts on the last axis.
+# --------------------------------------------------------------------------- #
+
+
+def _plugin(n: Array) -> Array:
+    return -jnp.sum(xlogx(n / n.sum(axis=-1, keepdims=True)), axis=-1)
+
+
+def plugin_entropy(
+    counts: ArrayLike, *, axis: int = -1, base: float | None = None, validate: bool = False
+) -> Array:
+    r"""Plug-in (maximum-likelihood) entropy of a histogram.
+
+    .. math:: \hat H = -\sum_i \hat p_i \log \hat p_i, \qquad \hat p_i = n_i / N.
+
+    Biased low by about (m - 1) / (2N) nats (Miller, 1955), m the non-empty bins; the
+    bias dominates when N is not much larger than the number of bins. Prefer it only
+    when N >> K, or as a baseline.
+
+    Args:
+      counts: histogram(s) with the K bins on `axis`; integer or float.
+      axis: the bins axis.
+      base: logarithm base (None for nats, 2 for bits).
+      validate: eagerly refuse negative, non-integer or non-finite counts, empty histograms.
+
+    Returns:
+      The estimate, shape of `counts` without `axis`.
+    """
+    check_base(base)
+    return to_base(_plugin(_as_counts(counts, axis, validate)), base)
+
+
+def _miller_madow(n: Array, support_size: int | None = None) -> Array:
+    m = jnp.sum(n > 0, axis=-1) if support_size is None else support_size
+    return _plugin(n) + (m - 1) / (2 * n.sum(axis=-1))
+
+
+def miller_madow_entropy(
+    counts: ArrayLike,
+    *,
+    support_size: int | None = None,
+    axis: int = -1,
+    base: float | None = None,
+    validate: bool = False,
+) -> Array:
+    r"""Miller–Madow entropy: the plug-in estimate plus its first-order bias.
+
+    .. math:: \hat H_{MM} = \hat H + \frac{m - 1}{2N}
+
+    with m the number of non-empty bins, or the known support size if given (the
+    correction is in nats before conversion to `base`). Leaves an O(1/N^2) bias when
+    N >> K; still biased low in the undersampled regime (Miller, 1955, "Note on the bias
+    of information estimates"). A cheap default when most bins are well filled.
+
+    Args:
+      counts: histogram(s) with the K bins on `axis`; integer or float.
+      support_size: static known number of symbols with non-zero probability, used in
+        place of the observed m.
+      axis: the bins axis.
+      base: logarithm base (None for nats, 2 for bits).
+      validate: eagerly refuse negative, non-integer or non-finite counts, empty histograms.
+
+    Returns:
+      The estimate, shape of `counts` without `axis`.
+    """
+    check_base(base)
+    if support_size is not None:
+        support_size = check_static_int(support_size, "support_size", minimum=1)
+    return to_base(_miller_madow(_as_counts(counts, axis, validate), support_size), base)
+
+
+def _grassberger(n: Array) -> Array:
+    filled = n > 0
+    k = jnp.where(filled, n, 1.0)
+    parity = 1.0 - 2.0 * jnp.mod(k, 2.0)  # (-1)^n
+    g = digamma(k) + 0.5 * parity * (digamma((k + 1) / 2) - digamma(k / 2))
+    total = n.sum(axis=-1)
+    return jnp.log(total) - jnp.sum(jnp.where(filled, n * g, 0.0), axis=-1) / total
+
+
+def grassberger_entropy(
+    counts: ArrayLike, *, axis: int = -1, base: float | None = None, validate: bool = False
+) -> Array:
+    r"""Grassberger (2003) entropy, the digamma form.
+
+    .. math::
+        \hat H_G = \log N - \frac{1}{N}\sum_i n_i G(n_i), \qquad
+        G(n) = \psi(n) + \tfrac12 (-1)^n \big[\psi(\tfrac{n+1}{2}) - \psi(\tfrac{n}{2})\big]
+
+    (G(1) = -γ - log 2, G(2n+1) = G(2n), G(2n+2) = G(2n) + 2/(2n+1)). Much less biased
+    than Miller–Madow when many bins hold a few counts (P. Grassberger, "Entropy
+    estimates from insufficient samplings", arXiv:physics/0307138, eq. 35). Needs
+    whole-number counts. A single sample gives γ + log 2, not 0.
+
+    Args:
+      counts: histogram(s) with the K bins on `axis`; integer or float.
+      axis: the bins axis.
+      base: logarithm base (None for nats, 2 for bits).
+      validate: eagerly refuse negative, non-integer or non-finite counts, empty histograms.
+
+    Returns:
+      The estimate, shape of `counts` without `axis`.
+    """
+    check_base(base)
+    return to_base(_grassberger(_as_counts(counts, axis, validate)), base)
+
+
+def _chao_shen(n: Array) -> Array:
+    total = n.sum(axis=-1, keepdims=True)
+    singletons = jnp.sum(n == 1, axis=-1, keepdims=True)
+    singletons = jnp.where(singletons == total, total - 1, singletons)  # keeps C > 0
+    coverage = 1 - singletons / total
+    pa = coverage * n / total
+    seen = pa > 0
+    inclusion = -jnp.expm1(total * jnp.log1p(-jnp.where(seen, pa, 0.5)))  # 1 - (1 - pa)^N
+    return -jnp.sum(jnp.where(seen, xlogx(pa) / inclusion, 0.0), axis=-1)
+
+
+def chao_shen_entropy(
+    counts: ArrayLike, *, axis: int = -1, base: float | None = None, validate: bool = False
+) -> Array:
+    r"""Chao–Shen entropy: coverage-adjusted Horvitz–Thompson estimator.
+
+    .. math::
+        \hat H_{CS} = -\sum_i \frac{\tilde p_i \log \tilde p_i}{1 - (1 - \tilde p_i)^N},
+        \qquad \tilde p_i = C\,\hat p_i, \qquad C = 1 - f_1/N
+
+    with f_1 the number of singleton bins (set to N - 1 when every bin is a singleton,
+    so that C > 0). The coverage C estimates the probability of the seen symbols, and
+    the Horvitz–Thompson weights account for unseen ones (A. Chao and T.-J. Shen, 2003,
+    Environ. Ecol. Stat. 10:429). Good for long-tailed (e.g. Zipf) distributions with
+    many unseen symbols; needs whole-number counts.
+
+    Args:
+      counts: histogram(s) with the K bins on `axis`; integer or float.
+      axis: the bins axis.
+      base: logarithm base (None for nats, 2 for bits).
+      validate: eagerly refuse negative, non-integer or non-finite counts, empty histograms.
+
+    Returns:
+      The estimate, shape of `counts` without `axis`.
+    """
+    check_base(base)
+    return to_base(_chao_shen(_as_counts(counts, axis, validate)), base)
+
+
+def _jackknife(n: Array) -> Array:
+    total = n.sum(axis=-1)
+    several = total > 1
+    big = jnp.where(several, total, 2.0)
+    # (N - 1)(H - mean of the leave-one-out H), rearranged to avoid cancellation.
+    drop = xlogx(n) - xlogx(jnp.where(n > 0, n - 1, 0.0))  # n log n - (n-1) log(n-1)
+    spread = (
+        -(big - 1) * jnp.log1p(-1 / big)
+        + jnp.sum(xlogx(n), axis=-1) / big
+        - jnp.sum(n * drop, axis=-1) / big
+    )
+    return _plugin(n) + jnp.where(several, spread, 0.0)
+
+
+def jackknife_entropy(
+    counts: ArrayLike, *, axis: int = -1, base: float | None = None, validate: bool = False
+) -> Array:
+    r"""Jackknife entropy: leave-one-sample-out bias correction of the plug-in estimate.
+
+    .. math::
+        \hat H_{JK} = N \hat H - \frac{N - 1}{N} \sum_{j=1}^N \hat H_{-j}
+                    = \hat H + (N - 1)\Big(\hat H - \sum_i \frac{n_i}{N} \hat H_{-i}\Big)
+
+    where H_{-i} is the plug-in entropy with one sample removed from bin i; computed
+    from the counts in O(K) (Zahl, 1977, Ecology 58:907; Efron and Stein, 1981). Removes
+    the 1/N bias term without knowing its form. N = 1 returns the plug-in value 0.
+
+    Args:
+      counts: histogram(s) with the K bins on `axis`; integer or float.
+      axis: the bins axis.
+      base: logarithm base (None for nats, 2 for bits).
+      validate: eagerly refuse negative, non-integer or non-finite counts, empty histograms.
+
+    Returns:
+      The estimate, shape of `counts` without `axis`.
+    """
+    check_base(base)
+    return to_base(_jackknife(_as_counts(counts, axis, validate)), base)
+
+
+def _james_stein(n: Array) -> Array:
+    num_bins = n.shape[-1]
+    total = n.sum(axis=-1, keepdims=True)
+    freq = n / total
+    misfit = jnp.sum((1 / num_bins - freq) ** 2, axis=-1, keepdims=True)
+    denom = (total - 1) * misfit
+    ok = denom > 0
+    intensity = jnp.where(
+        ok, (1 - jnp.sum(freq**2, axis=-1, keepdims=True)) / jnp.where(ok, denom, 1.0), 1.0
+    )
+    intensity = jnp.clip(intensity, 0.0, 1.0)
+    shrunk = intensity / num_bins + (1 - intensity) * freq
+    return -jnp.sum(xlogx(shrunk), axis=-1)
+
+
+def james_stein_entropy(
+    counts: ArrayLike, *, axis: int = -1, base: float | None = None, validate: bool = False
+) -> Array:
+    r"""James–Stein shrinkage entropy (Hausser and Strimmer, 2009).
+
+    The plug-in entropy of the frequencies shrunk towards the uniform target 1/K:
+
+    .. math::
+        \hat p^{S}_i = \lambda \tfrac1K + (1 - \lambda)\hat p_i, \qquad
+        \lambda = \frac{1 - \sum_i \hat p_i^2}{(N - 1)\sum_i (1/K - \hat p_i)^2}
+
+    with the intensity λ truncated to [0, 1] and set to 1 when N <= 1 or the frequencies
+    equal the target (J. Hausser and K. Strimmer, JMLR 10:1469, 2009, eqs. 5 and 8). K
+    is the length of `axis`: pad with zero bins to the known alphabet size. Good for
+    undersampled histograms; slightly biased towards log K.
+
+    Args:
+      counts: histogram(s) with the K bins on `axis`; integer or float.
+      axis: the bins axis.
+      base: logarithm base (None for nats, 2 for bits).
+      validate: eagerly refuse negative, non-integer or non-finite counts, empty histograms.
+
+    Returns:
+      The estimate, shape of `counts` without `axis`.
+    """
+    check_base(base)
+    return to_base(_james_stein(_as_counts(counts, axis, validate)), base)
+
+
+def _dirichlet_mean(a: Array) -> Array:
+    """E[H] for p ~ Dirichlet(a): psi(A + 1) - sum_i (a_i / A) psi(a_i + 1)."""
+    total = a.sum(axis=-1)
+    return digamma(total + 1) - jnp.sum(a * digamma(a + 1), axis=-1) / total
+
+
+def dirichlet_entropy(
+    counts: ArrayLike,
+    *,
+    pseudocount: float = 0.5,
+    axis: int = -1,
+    base: float | None = None,
+    validate: bool = False,
+) -> Array:
+    r"""Posterior mean entropy under a symmetric Dirichlet(a) prior.
+
+    With a_i = n_i + a and A = N + K a (Wolpert and Wolf, 1995, Phys. Rev. E 52:6841):
+
+    .. math:: E[H \mid n] = \psi(A + 1) - \sum_i \frac{a_i}{A}\, \psi(a_i + 1)
+
+    a = 1/2 is Jeffreys' (Krichevsky–Trofimov) prior, 1 Laplace's, 1/K Perks'. In the
+    undersampled regime the answer is set by the prior, not the data (it pulls towards
+    the prior's typical entropy); `nsb_entropy` averages over a. K is the length of
+    `axis`.
+
+    Args:
+      counts: histogram(s) with the K bins on `axis`; integer or float.
+      pseudocount: static a >= 0 added to every bin.
+      axis: the bins axis.
+      base: logarithm base (None for nats, 2 for bits).
+      validate: eagerly refuse negative, non-integer or non-finite counts, empty histograms.
+
+    Returns:
+      The estimate, shape of `counts` without `axis`.
+    """
+    check_base(base)
+    a = check_static_float(pseudocount, "pseudocount", nonnegative=True)
+    return to_base(_dirichlet_mean(_as_counts(counts, axis, validate) + a), base)
+
+
+# --------------------------------------------------------------------------- #
+# NSB: a mixture of Dirichlet priors flat in xi = E[H | beta], on nested
+# Gauss-Legendre grids of fixed size.
+# --------------------------------------------------------------------------- #
+
+_NSB_NODES = 32  # Gauss-Legendre nodes per level
+_NSB_LEVELS = 4  # the first three locate the posterior, the last integrates it
+_NSB_DROP = 40.0  # log-density drop that bounds the next window (e^-40 relative)
+_BISECTIONS = 56  # for beta(xi), on a log-beta bracket narrower than 2^7
+_SHIFT = 16  # counts below this go through their fingerprint; series from here on
+
+
+def _psi(x: Array) -> Array:
+    """Digamma for x >= 1: psi(x + 8) by its asymptotic series, minus sum_j 1/(x + j)."""
+    y = x + 8
+    w = 1 / (y * y)
+    series = w * (
+        1 / 12 - w * (1 / 120 - w * (1 / 252 - w * (1 / 240 - w * (1 / 132 - w * 691 / 32760))))
+    )
+    return jnp.log(y) - 0.5 / y - series - sum(1 / (x + j) for j in range(8))
+
+
+def _trigamma_excess(x: Array) -> Array:
+    """x psi_1(x) - 1 for x >= 1 (about 1/(2x)), without cancellation for large x."""
+    big = x > _SHIFT
+    xb = jnp.where(big, x, _SHIFT)
+    w = 1 / (xb * xb)
+    series = (0.5 + (1 / 6 - w * (1 / 30 - w * (1 / 42 - w * (1 / 30 - w * 5 / 66)))) / xb) / xb
+    y = x + 8  # psi_1(x) = psi_1(x + 8) + sum_j 1/(x + j)^2
+    w = 1 / (y * y)
+    trigamma = (
+        1 + (0.5 + (1 / 6 - w * (1 / 30 - w * (1 / 42 - w * (1 / 30 - w * 5 / 66)))) / y) / y
+    ) / y
+    trigamma = trigamma + sum(1 / (x + j) ** 2 for j in range(8))
+    return jnp.where(big, series, x * trigamma - 1)
+
+
+def _digamma_excess(x: Array) -> Array:
+    """psi(x + 1) - log x for x > 0 (about 1/(2x)), without cancellation for large x."""
+    big = x > _SHIFT
+    xb = jnp.where(big, x, _SHIFT)
+    w = 1 / (xb * xb)
+    series = 0.5 / xb - w * (1 / 12 - w * (1 / 120 - w * (1 / 252 - w / 240)))
+    xs = jnp.where(big, 1.0, x)
+    return jnp.where(big, series, digamma(xs + 1) - jnp.log(xs))
+
+
+_ZETA = (
+    math.pi**2 / 6,
+    1.2020569031595942,
+    math.pi**4 / 90,
+    1.0369277551433699,
+    1.0173430619844491,
+)
+
+
+def _digamma1p(x: Array) -> Array:
+    """psi(1 + x) + gamma for x >= 0, to full relative precision near 0."""
+    small = x < 1e-3
+    xs = jnp.where(small, x, 0.0)
+    series = xs * (_ZETA[0] - xs * (_ZETA[1] - xs * (_ZETA[2] - xs * (_ZETA[3] - xs * _ZETA[4]))))
+    return jnp.where(small, series, digamma(1 + x) + np.euler_gamma)
+
+
+def _stirling_rising(x: Array, n: Array) -> Array:
+    """log Gamma(x + n) - log Gamma(x) for x >= 16 and n >= 0, by Stirling's series."""
+
+    def tail(y):  # log Gamma(y) minus its Stirling leading terms
+        w = 1 / (y * y)
+        return (1 / 12 - w * (1 / 360 - w * (1 / 1260 - w * (1 / 1680 - w / 1188)))) / y
+
+    return (x - 0.5) * jnp.log1p(n / x) + n * jnp.log(x + n) - n + tail(x + n) - tail(x)
+
+
+def _log_rising(x: Array, n: Array) -> Array:
+    """log Gamma(x + n) - log Gamma(x) for x > 0 and n >= 0, accurate for large x."""
+    big = x >= _SHIFT
+    xs = jnp.where(big, 1.0, x)
+    return jnp.where(
+        big, _stirling_rising(jnp.where(big, x, _SHIFT), n), gammaln(xs + n) - gammaln(xs)
+    )
+
+
+def _beta_of_xi(xi: Array, eta: Array, num_bins: int) -> Array:
+    """beta with xi(beta) = psi(K beta + 1) - psi(beta + 1) = xi, given eta = log K - xi.
+
+    Bisection on log beta, comparing xi where xi <= eta and eta(beta) = log K - xi(beta)
+    = [psi(beta+1) - log beta] - [psi(K beta+1) - log(K beta)] above, each computed
+    without cancellation, so that beta is resolved even where xi is within rounding of
+    0 or of log K. The bracket holds because xi(beta) <= (K - 1) zeta(2) beta and
+    eta(beta) <= 1/(2 beta).
+    """
+    lo = jnp.log(xi) - math.log((num_bins - 1) * math.pi**2 / 6)
+    hi = -jnp.log(eta)
+
+    def step(_, bracket):
+        lo, hi = bracket
+        mid = 0.5 * (lo + hi)
+        beta = jnp.exp(mid)
+        low_xi = _digamma1p(num_bins * beta) - _digamma1p(beta) < xi
+        high_eta = _digamma_excess(beta) - _digamma_excess(num_bins * beta) > eta
+        below = jnp.where(xi <= eta, low_xi, high_eta)
+        return jnp.where(below, mid, lo), jnp.where(below, hi, mid)
+
+    lo, hi = jax.lax.fori_loop(0, _BISECTIONS, step, (lo, hi))
+    return jnp.exp(0.5 * (lo + hi))
+
+
+def _fingerprint(n: Array) -> Array:
+    """c_j = #{i: n_i > j} for j < _SHIFT, linear between whole numbers, (..., _SHIFT)."""
+    j = _trailing(jnp.arange(_SHIFT, dtype=n.dtype), n.ndim + 1)
+    return jnp.sum(jnp.clip(n[..., None] - j, 0.0, 1.0), axis=-2)
+
+
+def _log_evidence(n: Array, above: Array, beta: Array) -> Array:
+    """log p(n | beta) up to the multinomial coefficient; n (..., K), beta (...).
+
+    log Gamma(n + beta) - log Gamma(beta) = sum_{j < n} log(beta + j) for whole n: the
+    first _SHIFT factors come from the fingerprint `above` (c_j = #{i: n_i > j}), the
+    rest from Stirling's series at beta + _SHIFT, so no log-gamma is evaluated per bin.
+    """
+    num_bins, total = n.shape[-1], n.sum(axis=-1)
+    j = _trailing(jnp.arange(_SHIFT, dtype=n.dtype), n.ndim)
+    small = jnp.sum(above * jnp.log(beta[..., None] + j), axis=-1)
+    large = _stirling_rising(beta[..., None] + _SHIFT, jnp.maximum(n - _SHIFT, 0.0))
+    return small + jnp.sum(large, axis=-1) - _log_rising(num_bins * beta, total)
+
+
+def _per_node(fn: Callable[..., Any], beta: Array, *args: Array) -> Any:
+    """fn(*args, beta[..., g]) for each node g, stacked on the last axis.
+
+    A loop over the nodes keeps the memory at O(batch * K) instead of O(batch * G * K).
+    """
+    out = jax.lax.map(lambda b: fn(*args, b), jnp.moveaxis(beta, -1, 0))
+    return jax.tree.map(lambda x: jnp.moveaxis(x, 0, -1), out)
+
+
+def _dirichlet_mean_var(a: Array) -> tuple[Array, Array]:
+    """Mean and variance of H for p ~ Dirichlet(a), a (..., K).
+
+    Var = (1/(A+1)) sum_i q_i [d_i^2 + (a_i+1) psi_1(a_i+1)] - psi_1(A+1) with
+    q_i = a_i / A and d_i = psi(a_i+1) - sum_j q_j psi(a_j+1): the second moment of
+    Wolpert and Wolf (1995), centred so that no O(H^2) terms cancel.
+    """
+    total = a.sum(axis=-1, keepdims=True)
+    q = a / total
+    psi = _psi(a + 1)
+    mean_psi = jnp.sum(q * psi, axis=-1, keepdims=True)
+    mean = (_psi(total + 1) - mean_psi)[..., 0]
+    # With r(x) = x psi_1(x) - 1 and sum_i q_i = 1:
+    inner = jnp.sum(q * ((psi - mean_psi) ** 2 + _trigamma_excess(a + 1)), axis=-1)
+    total = total[..., 0]
+    return mean, (inner - _trigamma_excess(total + 1)) / (total + 1)
+
+
+def _window(nodes: Array, log_density: Array, lo: Array, hi: Array) -> tuple[Array, Array]:
+    """The nodes within _NSB_DROP of the best one, widened by one node each side.
+
+    A unimodal density (the evidence is, Levin and Reeds 1977) is below e^-_NSB_DROP of
+    its best node outside this window.
+    """
+    size = nodes.shape[-1]
+    keep = log_density >= log_density.max(axis=-1, keepdims=True) - _NSB_DROP
+    index = _trailing(jnp.arange(size), nodes.ndim)
+    first = jnp.min(jnp.where(keep, index, size), axis=-1, keepdims=True)
+    last = jnp.max(jnp.where(keep, index, -1), axis=-1, keepdims=True)
+    below = jnp.take_along_axis(nodes, jnp.maximum(first - 1, 0), axis=-1)
+    above = jnp.take_along_axis(nodes, jnp.minimum(last + 1, size - 1), axis=-1)
+    return jnp.where(first > 0, below, lo), jnp.where(last < size - 1, above, hi)
+
+
+def _nsb(n: Array) -> Estimate:
+    num_bins = n.shape[-1]
+    if num_bins == 1:
+        zero = jnp.zeros(n.shape[:-1], n.dtype)
+        return Estimate(zero, zero)
+    log_k = math.log(num_bins)
+    gl_nodes, gl_weights = np.polynomial.legendre.leggauss(_NSB_NODES)
+    gl_nodes = _trailing(jnp.asarray((gl_nodes + 1) / 2, n.dtype), n.ndim)
+    gl_weights = _trailing(jnp.asarray(gl_weights, n.dtype), n.ndim)
+    above = _fingerprint(n)
+
+    # The prior is flat in xi on (0, log K), so the posterior density in xi is the
+    # evidence. We integrate over u in (0, 1) with xi = log K (1 - (1 - u)^3): the cube
+    # crowds nodes where xi nears log K (beta -> infinity), where the evidence of a
+    # well-sampled near-uniform histogram varies on a scale of 1/N.
+    def on_grid(lo, hi):
+        u = lo + (hi - lo) * gl_nodes
+        xi, eta = log_k * u * (3 - 3 * u + u * u), log_k * (1 - u) ** 3
+        beta = _beta_of_xi(xi, eta, num_bins)
+        log_density = _per_node(_log_evidence, beta, n, above) + 2 * jnp.log1p(-u)
+        return jnp.broadcast_to(u, log_density.shape), beta, log_density  # dxi/du ∝ (1-u)^2
+
+    def zoom(_, grid):
+        lo, hi, u, _, log_density = grid
+        lo, hi = _window(u, log_density, lo, hi)
+        return lo, hi, *on_grid(lo, hi)
+
+    batch = n.shape[:-1]
+    lo, hi = jnp.zeros(batch + (1,), n.dtype), jnp.ones(batch + (1,), n.dtype)
+    start = jnp.zeros(batch + (_NSB_NODES,), n.dtype)  # a flat density keeps [0, 1] first
+    grid = jax.lax.fori_loop(0, _NSB_LEVELS, zoom, (lo, hi, start, start, start))
+    _, _, u, beta, log_density = grid
+    weight = gl_weights * jnp.exp(log_density - log_density.max(axis=-1, keepdims=True))
+    weight = weight / weight.sum(axis=-1, keepdims=True)
+    mean_b, var_b = _per_node(lambda n, b: _dirichlet_mean_var(n + b[..., None]), beta, n)
+    mean = jnp.sum(weight * mean_b, axis=-1)
+    var = jnp.sum(weight * (var_b + (mean_b - mean[..., None]) ** 2), axis=-1)
+    return Estimate(mean, jnp.sqrt(var))
+
+
+def nsb_entropy(
+    counts: ArrayLike, *, axis: int = -1, base: float | None = None, validate: bool = False
+) -> Estimate:
+    r"""Nemenman–Shafee–Bialek entropy: posterior mean and std under a flat prior on H.
+
+    Dirichlet(beta) priors are mixed with weight dxi/dbeta, where
+    xi(beta) = E[H | beta] = psi(K beta + 1) - psi(beta + 1), so the prior on the expected
+    entropy is flat on (0, log K) (I. Nemenman, F. Shafee, W. Bialek, NIPS 14, 2002;
+    Nemenman, Bialek, de Ruyter van Steveninck, PRE 69:056111, 2004):
+
+    .. math::
+        E[H^k \mid n] = \frac{\int_0^{\log K} d\xi\, p(n \mid \beta(\xi))\,
+        E[H^k \mid n, \beta(\xi)]}{\int_0^{\log K} d\xi\, p(n \mid \beta(\xi))}, \qquad
+        p(n \mid \beta) \propto \frac{\Gamma(K\beta)}{\Gamma(N + K\beta)}
+        \prod_i \frac{\Gamma(n_i + \beta)}{\Gamma(\beta)}
+
+    with the Dirichlet posterior moments of Wolpert and Wolf (1995). The integral over xi
+    is done on nested Gauss–Legendre grids of fixed size, 32 nodes in
+    u = 1 - (1 - xi/log K)^(1/3) on each of 4 levels: each level narrows the window to the
+    nodes whose log density is within 40 of the best one (plus a neighbour each side),
+    the last integrates. The cost is therefore fixed, about 130 evidence and 32 moment
+    evaluations per histogram, O(K) each (the evidence goes through the counts'
+    fingerprint, without a log-gamma per bin), and the function jits and vmaps with
+    memory O(batch * K). The posterior std is the Bayesian uncertainty, not a
+    frequentist standard error. Agrees with adaptive quadrature to about 1e-10 in
+    float64 and 1e-6 in float32.
+
+    Prefer NSB in the undersampled regime (N ~ K or less) when K is known: it is nearly
+    unbiased as long as there are coincidences (some bin with n_i >= 2). K is the length
+    of `axis`: pad with zero bins to the alphabet size. With no data (N = 0) or one
+    sample the posterior is the prior: mean (log K)/2. Needs whole-number counts (below
+    16 a fractional count interpolates the evidence linearly).
+
+    Args:
+      counts: histogram(s) with the K bins on `axis`; integer or float.
+      axis: the bins axis.
+      base: logarithm base (None for nats, 2 for bits).
+      validate: eagerly refuse negative, non-integer or non-finite counts, empty histograms.
+
+    Returns:
+      `Estimate(value, stderr)`: the posterior mean and standard deviation of H, each
+      the shape of `counts` without `axis`.
+    """
+    check_base(base)
+    mean, std = _nsb(_as_counts(counts, axis, validate))
+    return Estimate(to_base(mean, base), to_base(std, base))
+
+
+# --------------------------------------------------------------------------- #
+# Mutual information and conditional MI of integer samples.
+# --------------------------------------------------------------------------- #
+
+_ESTIMATORS: dict[str, Callable[[Array], Array]] = {
+    "plugin": _plugin,
+    "miller_madow": _miller_madow,
+    "grassberger": _grassberger,
+    "chao_shen": _chao_shen,
+    "jackknife": _jackknife,
+    "james_stein": _james_stein,
+}
+
+
+def _entropy_of(estimator: str | Callable[[Array], Array]) -> Callable[[Array], Array]:
+    if callable(estimator):
+        return estimator
+    if estimator not in _ESTIMATORS:
+        raise ValueError(
+            f"estimator must be one of {sorted(_ESTIMATORS)} or a callable counts -> entropy, "
+            f"got {estimator!r}"
+        )
+    return _ESTIMATORS[estimator]
+
+
+def _marginal_entropy(table: Array, num_vars: int, keep: tuple[int, ...], entropy) -> Array:
+    batch = table.ndim - num_vars
+    drop = tuple(batch + i for i in range(num_vars) if i not in keep)
+    marginal = table.sum(axis=drop) if drop else table
+    flat = marginal.reshape(*marginal.shape[:batch], -1).astype(jnp.result_type(float))
+    return entropy(flat)
+
+
+def _mi_terms(
+    labels: tuple[ArrayLike, ...],
+    num_classes: Any,
+    estimator: str | Callable[[Array], Array],
+    base: float | None,
+    validate: bool,
+    terms: tuple[tuple[float, tuple[int, ...]], ...],
+) -> Array:
+    check_base(base)
+    entropy = _entropy_of(estimator)
+    table = joint_counts(*labels, num_classes=num_classes, validate=validate)
+    total = sum(sign * _marginal_entropy(table, len(labels), keep, entropy) for sign, keep in terms)
+    return to_base(total, base)
+
+
+def discrete_mutual_information(
+    x: ArrayLike,
+    y: ArrayLike,
+    *,
+    num_classes: int | tuple[int, int],
+    estimator: str | Callable[[Array], Array] = "plugin",
+    base: float | None = None,
+    validate: bool = False,
+) -> Array:
+    r"""Mutual information of two integer variables from paired samples.
+
+    .. math:: \hat I(X;Y) = \hat H(X) + \hat H(Y) - \hat H(X,Y)
+
+    each entropy estimated by `estimator` from the marginal and joint counts (the joint
+    histogram has K_x K_y bins). The plug-in estimate is biased up by about
+    (K_x - 1)(K_y - 1)/(2N) nats for independent variables; a bias-corrected estimate
+    can be slightly negative and is returned as computed, never clamped.
+
+    Args:
+      x: integer labels `(..., n)`.
+      y: integer labels, the shape of `x`.
+      num_classes: static (K_x, K_y), or one int for both.
+      estimator: "plugin", "miller_madow", "grassberger", "chao_shen", "jackknife",
+        "james_stein", or a callable mapping float counts `(..., K)` to entropies in nats.
+      base: logarithm base (None for nats, 2 for bits).
+      validate: eagerly refuse labels outside their range. Under jit a sample with a label
+        out of range is dropped from every count.
+
+    Returns:
+      The estimate, shape `x.shape[:-1]`.
+    """
+    terms = ((1.0, (0,)), (1.0, (1,)), (-1.0, (0, 1)))
+    return _mi_terms((x, y), num_classes, estimator, base, validate, terms)
+
+
+def discrete_conditional_mutual_information(
+    x: ArrayLike,
+    y: ArrayLike,
+    z: ArrayLike,
+    *,
+    num_classes: int | tuple[int, int, int],
+    estimator: str | Callable[[Array], Array] = "plugin",
+    base: float | None = None,
+    validate: bool = False,
+) -> Array:
+    r"""Conditional mutual information I(X;Y|Z) of integer variables from samples.
+
+    .. math:: \hat I(X;Y|Z) = \hat H(X,Z) + \hat H(Y,Z) - \hat H(X,Y,Z) - \hat H(Z)
+
+    each entropy estimated by `estimator`. Bias-corrected values can be slightly
+    negative and are returned as computed, never clamped.
+
+    Args:
+      x: integer labels `(..., n)`.
+      y: integer labels, the shape of `x`.
+      z: integer labels, the shape of `x`.
+      num_classes: static (K_x, K_y, K_z), or one int for all.
+      estimator: as in `discrete_mutual_information`.
+      base: logarithm base (None for nats, 2 for bits).
+      validate: eagerly refuse labels outside their range. Under jit a sample with a label
+        out of range is dropped from every count.
+
+    Returns:
+      The estimate, shape `x.shape[:-1]`.
+    """
+    terms = ((1.0, (0, 2)), (1.0, (1, 2)), (-1.0, (0, 1, 2)), (-1.0, (2,)))
+    return _mi_terms((x, y, z), num_classes, estimator, base, validate, terms)

@@ -262,8 +262,8 @@ def test_permutation_invariance(x64):
 # the estimate is an explicit integral (`expected_loo_entropy_*`, by quadrature).
 # The estimator's kernel h^2 Sigma_hat uses the sample covariance instead of the true
 # one, which moves the mean by O(1/n): measured with 4000 seeds at n = 500 it is
-# 0.0007 (1-D Gaussian), 0.0004 (uniform) and 0.0002 (Gaussian MI) nats, under a
-# third of one standard error of the mean of the 200 seeds used here.
+# 0.0007 (1-D Gaussian), 0.0004 (uniform) and 0.0002 (Gaussian MI) nats, at most
+# half of one standard error of the mean of the 200 seeds used here.
 
 N_STAT = 500
 SEEDS = 200

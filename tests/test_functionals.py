@@ -730,6 +730,24 @@ def test_finite_gradients_at_zero_probabilities(dtype):
     assert g[0] == 0 and g[3] == 0
 
 
+def test_cross_entropies_are_linear_in_their_targets(dtype):
+    # H(p, q) is linear in p: ∂H/∂p(x) = −log q(x), also where p(x) = 0 (the
+    # 0 · log 0 convention must not zero it).
+    p = jnp.asarray([0.0, 0.3, 0.7, 0.0], dtype)
+    q = jnp.asarray([0.1, 0.6, 0.2, 0.1], dtype)
+    z = jnp.asarray([0.5, -1.0, 2.0, 0.0], dtype)
+    rtol = tolerance(dtype)
+    np.testing.assert_allclose(jax.grad(itjax.cross_entropy)(p, q), -jnp.log(q), rtol=rtol)
+    np.testing.assert_allclose(
+        jax.grad(itjax.cross_entropy_from_logits)(p, z), -jax.nn.log_softmax(z), rtol=rtol
+    )
+    t = jnp.asarray([0.0, 1.0, 0.3, 0.0], dtype)
+    g = jax.grad(lambda t: itjax.binary_cross_entropy_from_logits(t, z).sum())(t)
+    np.testing.assert_allclose(g, -z, rtol=rtol, atol=1e-6)  # softplus(−z) − softplus(z)
+    g = jax.grad(lambda t: itjax.binary_cross_entropy(t, q).sum())(t)
+    np.testing.assert_allclose(g, jnp.log1p(-q) - jnp.log(q), rtol=rtol)
+
+
 def minus_inf_logit_values_and_gradients(a, c, t, z, labels):
     """Values and gradients at logits that may be -inf (KL(a‖c) is finite)."""
     cases = [
@@ -741,7 +759,7 @@ def minus_inf_logit_values_and_gradients(a, c, t, z, labels):
         (partial(itjax.renyi_divergence_from_logits, alpha=0.5), (a, c)),
         (partial(itjax.renyi_divergence_from_logits, alpha=2.0), (a, c)),
         (partial(itjax.distillation_loss, temperature=2.0), (c, a)),
-        (itjax.cross_entropy_from_logits, (t, a)),
+        (partial(itjax.cross_entropy_from_logits, t), (a,)),  # in the logits only
     ]
     out = []
     for f, args in cases:

@@ -43,7 +43,6 @@ from itjax._src._utils import (
     to_base,
     validate_probabilities,
     xlogx,
-    xlogy,
 )
 
 Array = jax.Array
@@ -157,9 +156,23 @@ def _xlog1py(x: Array, y: Array) -> Array:
 
 
 def _mul_or_zero(x: Array, y: Array) -> Array:
-    """x · y with 0 · y = 0 even where y is infinite, with finite gradients there."""
-    x_zero = x == 0
-    return jnp.where(x_zero, 0, x * jnp.where(x_zero, 0, y))
+    """x · y with 0 · (±inf) = 0.
+
+    Linear in x, so the gradient in x is y wherever y is finite (also at x = 0,
+    where a cross-entropy is still differentiable in its targets), and 0 where
+    x = 0 and y is infinite.
+    """
+    return x * jnp.where((x == 0) & jnp.isinf(y), 0, y)
+
+
+def _times_log(x: Array, y: Array) -> Array:
+    """x · log y with 0 · log 0 = 0; gradient log y in x (finite wherever y > 0)."""
+    return x * jnp.log(jnp.where((x == 0) & (y == 0), 1, y))
+
+
+def _times_log1p(x: Array, y: Array) -> Array:
+    """x · log1p(y) with 0 · log1p(−1) = 0; gradient log1p(y) in x."""
+    return x * jnp.log1p(jnp.where((x == 0) & (y == -1), 0, y))
 
 
 def _safe_sqrt(x: Array) -> Array:
@@ -346,7 +359,8 @@ def cross_entropy(
 ) -> Array:
     r"""Cross-entropy H(p, q) = −Σₓ p(x) log q(x) = H(p) + KL(p‖q).
 
-    +inf where p(x) > 0 = q(x). For soft targets and model logits use
+    +inf where p(x) > 0 = q(x). Linear in p: its gradient in p is −log q,
+    also where p(x) = 0. For soft targets and model logits use
     `cross_entropy_from_logits`; for integer labels `cross_entropy_from_labels`.
 
     Args:
@@ -359,7 +373,7 @@ def cross_entropy(
     """
     check_base(base)
     (p, q), axis, mask = _pmfs({"p": p, "q": q}, axis, where, validate)
-    return _sum(-xlogy(p, q), axis, mask, base)
+    return _sum(-_times_log(p, q), axis, mask, base)
 
 
 def cross_entropy_from_logits(
@@ -562,7 +576,7 @@ def binary_cross_entropy(
     """
     check_base(base)
     p, q = _bernoulli({"p": p, "q": q}, validate)
-    return to_base(-xlogy(p, q) - _xlog1py(1 - p, -q), base)
+    return to_base(-_times_log(p, q) - _times_log1p(1 - p, -q), base)
 
 
 def binary_cross_entropy_from_logits(

@@ -87,7 +87,7 @@ _PEERS = {
 def run(*, quick: bool = False) -> list[SpeedRow]:
     """Entropy, cross-entropy and KL over a (10000, 1000) float32 batch (quick: 1000 rows)."""
     n, k = (1000, 1000) if quick else (10000, 1000)
-    repeat = 3 if quick else 7
+    repeat = 5 if quick else 25
     rows = []
     for quantity in QUANTITIES:
         args = dict(quantity=quantity, n=n, k=k, repeat=repeat)

@@ -11,7 +11,9 @@ logits are finite or -inf. `validate=True` checks this eagerly and names the
 first offending entry. The conventions at the boundary are the honest ones:
 0 · log 0 = 0, and p(x) > 0 = q(x) makes KL(p‖q) and H(p, q) equal +inf (never
 masked, never clipped). Gradients are finite where an input is 0 or a logit is
--inf (the double-`where` rule).
+-inf (the double-`where` rule, or an arithmetic equivalent where a `where` would
+keep XLA from fusing a summand into its reduction). Cross-entropies are linear in
+their targets and keep the gradient −log q there, also where a target is 0.
 
 KL(p‖q) is summed in the form Σ [p log(p/q) − p + q] (the terms of
 `scipy.special.kl_div`, each >= 0), equal to Σ p log(p/q) for pmfs, with every

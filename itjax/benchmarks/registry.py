@@ -242,7 +242,8 @@ def _neural(bound: str) -> Adapter:
                 x,
                 y,
                 bound=bound,
-                batch_size=min(NEURAL_BATCH, x.shape[0] // 2),  # half is held out
+                batch_size=min(NEURAL_BATCH, x.shape[0] // 2),
+                test_fraction=0.5,  # train on one half, report on the other
                 num_steps=NEURAL_STEPS,
                 validate=False,
             )

@@ -163,7 +163,7 @@ def test_infonce_reaches_log_n_at_the_limit(n, dtype):
 
 def test_infonce_at_most_log_n_over_many_random_matrices():
     # Near-ties of the diagonal with the row maximum are where rounding would cross log n.
-    keys = jax.random.split(jax.random.key(0), 2000)
+    keys = jax.random.split(jax.random.key(0), 500)
     n = 64
 
     def one(key):
@@ -173,7 +173,7 @@ def test_infonce_at_most_log_n_over_many_random_matrices():
         s = s.at[jnp.arange(n), jnp.arange(n)].set(jnp.max(s, axis=1) + jax.random.uniform(k2))
         return infonce_bound(s)
 
-    values = jax.vmap(one)(keys)
+    values = jax.jit(jax.vmap(one))(keys)
     assert bool(jnp.all(values <= jnp.log(jnp.float32(n))))
 
 
@@ -189,28 +189,30 @@ def _sign_matrix(seed, n):
 @pytest.mark.parametrize(
     "bound", [dv_bound, infonce_bound, js_bound, smile_bound], ids=lambda f: f.__name__
 )
-@pytest.mark.parametrize("seed", range(4))
-def test_finite_at_scores_of_1e4(bound, seed, dtype):
-    s = jnp.asarray(_sign_matrix(seed, 16), dtype)
-    for scores in (s, -s, jnp.where(jnp.eye(16, dtype=bool), 1e4, -1e4).astype(dtype)):
-        assert bool(jnp.isfinite(bound(scores)))
-        assert bool(jnp.all(jnp.isfinite(jax.grad(bound)(scores))))
+def test_finite_at_scores_of_1e4(bound, dtype):
+    signs = jnp.asarray(np.stack([_sign_matrix(seed, 16) for seed in range(4)]), dtype)
+    dominant = jnp.where(jnp.eye(16, dtype=bool), 1e4, -1e4).astype(dtype)[None]
+    scores = jnp.concatenate([signs, -signs, dominant, -dominant])
+    values, grads = jax.jit(jax.vmap(jax.value_and_grad(bound)))(scores)
+    assert bool(jnp.all(jnp.isfinite(values)))
+    assert bool(jnp.all(jnp.isfinite(grads)))
 
 
 def test_nwj_at_scores_of_1e4(dtype):
-    n = 16
-    eye = jnp.eye(n, dtype=bool)
-    # Any positive-pair score is harmless: it never enters an exponential.
-    for diag in (1e4, -1e4):
-        s = jnp.where(eye, diag, -1e4).astype(dtype)
-        assert float(nwj_bound(s)) == diag
-        assert bool(jnp.all(jnp.isfinite(jax.grad(nwj_bound)(s))))
-    # An off-diagonal score of 1e4 makes the bound -e^9999: -inf, never NaN.
-    s = jnp.where(eye, 0.0, 1e4).astype(dtype)
-    assert float(nwj_bound(s)) == -math.inf
-    # Below the overflow threshold it is finite (log max float32 is about 88.7).
-    s = jnp.where(eye, 0.0, 80.0).astype(dtype)
-    assert bool(jnp.isfinite(nwj_bound(s)))
+    eye = jnp.eye(16, dtype=bool)
+    scores = jnp.stack(
+        [
+            jnp.where(eye, 1e4, -1e4),  # positive-pair scores never enter an exponential
+            jnp.where(eye, -1e4, -1e4),
+            jnp.where(eye, 0.0, 80.0),  # below the overflow threshold (about 88.7 in float32)
+            jnp.where(eye, 0.0, 1e4),  # the bound is -e^9999: -inf, never NaN
+        ]
+    ).astype(dtype)
+    values, grads = jax.jit(jax.vmap(jax.value_and_grad(nwj_bound)))(scores)
+    assert float(values[0]) == 1e4 and float(values[1]) == -1e4
+    assert bool(jnp.all(jnp.isfinite(grads[:3])))
+    assert bool(jnp.isfinite(values[2]))
+    assert float(values[3]) == -math.inf
 
 
 def test_mine_finite_at_scores_of_1e4():
@@ -238,7 +240,7 @@ def test_jit_vmap_and_batch_axes(bound):
 @pytest.mark.parametrize("bound", BOUNDS, ids=lambda f: f.__name__)
 def test_gradients(bound, x64):
     s = jnp.asarray(_random_scores(3, 4, scale=1.0))
-    check_grads(bound, (s,), order=2, modes=("fwd", "rev"))
+    check_grads(jax.jit(bound), (s,), order=1, modes=("fwd", "rev"))
 
 
 @pytest.mark.parametrize("bound", BOUNDS, ids=lambda f: f.__name__)
@@ -269,7 +271,7 @@ def np_nwj_partition(s):
 def test_bounds_with_the_optimal_critic_on_a_gaussian():
     # X, Y standard normal with correlation rho; the log density ratio is known.
     # NWJ at f = 1 + log r is unbiased for I, InfoNCE stays below I, DV lies above NWJ.
-    rho, n, batches = 0.75, 64, 400
+    rho, n, batches = 0.75, 64, 200
     truth = -0.5 * math.log(1 - rho**2)
 
     def log_ratio(x, y):
@@ -283,7 +285,7 @@ def test_bounds_with_the_optimal_critic_on_a_gaussian():
         f = log_ratio(x[:, None], y[None, :])
         return jnp.stack([nwj_bound(f + 1.0), infonce_bound(f), dv_bound(f)])
 
-    values = jax.vmap(one)(jax.random.split(jax.random.key(1), batches))
+    values = jax.jit(jax.vmap(one))(jax.random.split(jax.random.key(1), batches))
     mean = values.mean(axis=0)
     se = values.std(axis=0, ddof=1) / math.sqrt(batches)
     assert abs(mean[0] - truth) < 4 * se[0]  # NWJ: unbiased at the optimum
@@ -332,32 +334,36 @@ def test_infonce_loss_against_optax_cross_entropy(dtype):
     u = jnp.asarray(rng.normal(size=(10, 4)), dtype)
     v = jnp.asarray(rng.normal(size=(10, 4)), dtype)
     t = 0.07
-    un = u / jnp.linalg.norm(u, axis=1, keepdims=True)
-    vn = v / jnp.linalg.norm(v, axis=1, keepdims=True)
-    logits = un @ vn.T / t
-    labels = jnp.arange(10)
-    expected = 0.5 * (
-        optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
-        + optax.softmax_cross_entropy_with_integer_labels(logits.T, labels).mean()
-    )
-    got = infonce_loss(u, v, temperature=t)
+
+    @jax.jit
+    def losses(u, v):
+        un = u / jnp.linalg.norm(u, axis=1, keepdims=True)
+        vn = v / jnp.linalg.norm(v, axis=1, keepdims=True)
+        logits = un @ vn.T / t
+        labels = jnp.arange(10)
+        expected = 0.5 * (
+            optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+            + optax.softmax_cross_entropy_with_integer_labels(logits.T, labels).mean()
+        )
+        ours = [infonce_loss(a, b, temperature=t) for a, b in [(u, v), (v, u), (3 * u, 0.5 * v)]]
+        return expected, jnp.stack(ours)
+
+    expected, (got, swapped, scaled) = losses(u, v)
     np.testing.assert_allclose(got, expected, rtol=tolerance(dtype, f32=1e-5, f64=1e-10))
     # symmetric, scale invariant (embeddings are normalised), log n - loss <= log n
-    np.testing.assert_allclose(infonce_loss(v, u, temperature=t), got, rtol=1e-5)
-    np.testing.assert_allclose(infonce_loss(3 * u, 0.5 * v, temperature=t), got, rtol=1e-5)
+    np.testing.assert_allclose(swapped, got, rtol=1e-5)
+    np.testing.assert_allclose(scaled, got, rtol=1e-5)
     assert got >= 0
 
 
 def test_infonce_loss_learned_temperature_and_zero_embedding():
     u = jnp.zeros((4, 3)).at[1:].set(jnp.eye(3))
     v = jnp.eye(4, 3)
-    grads = jax.grad(lambda a, b, t: infonce_loss(a, b, temperature=t), argnums=(0, 1, 2))(
-        u, v, jnp.float32(0.5)
-    )
+    loss = lambda a, b, t: infonce_loss(a, b, temperature=t)
+    value, grads = jax.jit(jax.value_and_grad(loss, argnums=(0, 1, 2)))(u, v, jnp.float32(0.5))
     for g in grads:
         assert bool(jnp.all(jnp.isfinite(g)))
-    jitted = jax.jit(lambda a, b, t: infonce_loss(a, b, temperature=t))
-    np.testing.assert_allclose(jitted(u, v, 0.5), infonce_loss(u, v, temperature=0.5), rtol=1e-6)
+    np.testing.assert_allclose(value, loss(u, v, 0.5), rtol=1e-6)  # jit equals eager
 
 
 # --------------------------------------------------------------------------- #

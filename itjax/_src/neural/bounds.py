@@ -25,6 +25,7 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike
 
 from itjax._src._utils import as_float_array, check_base, check_static_float, to_base
@@ -361,9 +362,9 @@ def infonce_loss(
             "x_embeddings and y_embeddings must have the same shape (..., n, k), got "
             f"{x_embeddings.shape} and {y_embeddings.shape}"
         )
-    if not isinstance(temperature, jax.core.Tracer):
-        t = jnp.asarray(temperature)
-        if t.shape != () or not float(t) > 0:
+    if not isinstance(temperature, jax.core.Tracer):  # a traced (learned) value is not checked
+        t = np.asarray(temperature)
+        if t.shape != () or not t > 0:
             raise ValueError(f"temperature must be a positive scalar, got {temperature!r}")
     scores = _unit(x_embeddings) @ jnp.swapaxes(_unit(y_embeddings), -1, -2) / temperature
     scores = _check_scores(scores)

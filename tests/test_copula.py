@@ -310,3 +310,5 @@ def test_bad_input():
         eager_gcmi(x, np.where(np.isnan(bad), np.inf, bad), validate=True)
     with pytest.raises(TypeError, match="cannot run under jit"):
         jax.jit(functools.partial(eager_gcmi, validate=True))(x, x)
+    # Without validation NaN gives NaN (it has no rank), never a finite number.
+    assert np.isnan(float(gcmi(x, bad)))

@@ -461,5 +461,10 @@ def test_bad_input():
         itjax.kde_mutual_information(x, bad, validate=True)
     with pytest.raises(TypeError, match="cannot run under jit"):
         jax.jit(functools.partial(itjax.kde_entropy, validate=True))(x)
+    # Without validation, non-finite samples give NaN, never a finite number or -inf.
+    assert np.isnan(float(entropy(bad)))
+    bad[4, 0] = np.nan
+    assert np.isnan(float(entropy(bad)))
+    assert np.isnan(float(mutual_information(x, bad)))
     # A valid input passes validation and gives the unvalidated value.
     np.testing.assert_allclose(itjax.kde_entropy(x, validate=True), entropy(x), rtol=1e-6)

@@ -155,8 +155,8 @@ def gaussian_copula_mutual_information(
         n > d_x + d_y.
       bias_correction: subtract the analytic bias of the Gaussian entropies (static).
       base: logarithm base of the result (None: nats, 2: bits).
-      validate: eagerly check that `x` and `y` are finite (not under jit); NaN
-        ranks are otherwise meaningless.
+      validate: eagerly check that `x` and `y` are finite (not under jit). Without
+        it, NaN anywhere gives NaN; infinities rank first and last.
 
     Returns:
       The MI estimate, a scalar.
@@ -190,8 +190,10 @@ def gaussian_copula_mutual_information(
             if bad.any():
                 idx = tuple(int(i) for i in np.argwhere(bad)[0])
                 raise ValueError(f"{name} must be finite; {name}[{idx}] = {value[idx]}")
-    scores = _normal_scores(jnp.concatenate([x, y], axis=1))
-    mi = gaussian_mutual_information(_score_covariance(scores), d_x)
+    xy = jnp.concatenate([x, y], axis=1)
+    mi = gaussian_mutual_information(_score_covariance(_normal_scores(xy)), d_x)
+    # NaN has no rank: say so rather than rank it.
+    mi = jnp.where(jnp.any(jnp.isnan(xy)), jnp.nan, mi)
     if bias_correction:
         bias = (
             _gaussian_entropy_bias(n, d_x)

@@ -154,7 +154,7 @@ def _log_kernel_sums(z: Array, *, leave_one_out: bool, block_size: int) -> Array
 def _kde_entropy_nats(
     x: Array, h, *, leave_one_out: bool, block_size: int, skip_constant: bool = False
 ) -> Array:
-    """-1/n sum_i log f_hat(x_i) with kernel N(0, h^2 Sigma_hat); -inf if Sigma_hat is singular.
+    """-1/n sum_i log f_hat(x_i), kernel N(0, h^2 Sigma_hat); -inf if Sigma_hat is singular.
 
     With `skip_constant`, a constant column is given unit variance instead: its
     whitened coordinate is exactly 0 for every point, so it adds the constant
@@ -180,7 +180,9 @@ def _kde_entropy_nats(
         + jnp.sum(jnp.log(jnp.diagonal(chol)))
     )
     entropy = log_norm - jnp.mean(log_sums)
-    return jnp.where(regular, entropy, -jnp.inf)
+    # Singular: -inf. Non-finite samples (NaN, inf) make Sigma_hat non-finite: NaN.
+    degenerate = jnp.where(jnp.all(jnp.isfinite(cov)), -jnp.inf, jnp.nan)
+    return jnp.where(regular, entropy, degenerate)
 
 
 # --------------------------------------------------------------------------- #
@@ -263,7 +265,8 @@ def kde_entropy(
     Degenerate samples: when Sigma_hat is singular (a constant column, linearly
     dependent columns, n <= d) the kernel density is degenerate and the estimate is
     -inf, the limit of the estimate as the sample collapses onto a subspace.
-    `validate=True` raises instead, naming the cause.
+    `validate=True` raises instead, naming the cause. NaN or inf in `x` gives NaN
+    (`validate=True` raises).
 
     Args:
       x: samples, shape `(n, d)` or `(n,)` (d = 1), n >= 2, floating dtype.

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from itjax._src._utils import check_base, check_samples, require_concrete, to_base
+from itjax._src._utils import check_base, check_samples, to_base, validate_finite
 from itjax._src.gaussian import gaussian_mutual_information
 
 __all__ = ["gaussian_copula_mutual_information"]
@@ -184,12 +184,8 @@ def gaussian_copula_mutual_information(
         raise TypeError(f"bias_correction must be a Python bool, got {bias_correction!r}")
     check_base(base)
     if validate:
-        for name, arr in (("x", x), ("y", y)):
-            value = require_concrete(arr, name)
-            bad = ~np.isfinite(value)
-            if bad.any():
-                idx = tuple(int(i) for i in np.argwhere(bad)[0])
-                raise ValueError(f"{name} must be finite; {name}[{idx}] = {value[idx]}")
+        validate_finite(x, "x")
+        validate_finite(y, "y")
     xy = jnp.concatenate([x, y], axis=1)
     mi = gaussian_mutual_information(_score_covariance(_normal_scores(xy)), d_x)
     # NaN has no rank: say so rather than rank it.

@@ -535,6 +535,7 @@ _NSB_LEVELS = 4  # the first three locate the posterior, the last integrates it
 _NSB_DROP = 40.0  # log-density drop that bounds the next window (e^-40 relative)
 _BISECTIONS = 56  # for beta(xi), on a log-beta bracket narrower than 2^7
 _SHIFT = 16  # counts below this go through their fingerprint; series from here on
+_NSB_CHUNK = 128  # histograms per step: the working set stays in cache
 
 
 def _trigamma_excess(x: Array) -> Array:
@@ -687,6 +688,25 @@ def _window(nodes: Array, log_density: Array, lo: Array, hi: Array) -> tuple[Arr
     return jnp.where(first > 0, below, lo), jnp.where(last < size - 1, above, hi)
 
 
+def _in_chunks(fn: Callable[[Array], Any], n: Array) -> Any:
+    """fn(n) for histograms n (..., K), _NSB_CHUNK rows at a time in a loop.
+
+    Each step's temporaries stay small and in cache instead of the size of the batch
+    (several times faster on CPU for large batches, and memory O(_NSB_CHUNK * K)). The
+    batch is padded with histograms of ones to a whole number of chunks.
+    """
+    num_bins, batch = n.shape[-1], n.shape[:-1]
+    rows = math.prod(batch)
+    if rows <= _NSB_CHUNK:
+        return fn(n)
+    steps = -(-rows // _NSB_CHUNK)
+    flat = jnp.pad(
+        n.reshape(rows, num_bins), ((0, steps * _NSB_CHUNK - rows), (0, 0)), constant_values=1
+    )
+    out = jax.lax.map(fn, flat.reshape(steps, _NSB_CHUNK, num_bins))
+    return jax.tree.map(lambda x: x.reshape(-1)[:rows].reshape(batch), out)
+
+
 def _nsb(n: Array) -> Estimate:
     num_bins = n.shape[-1]
     if num_bins == 1:
@@ -749,10 +769,11 @@ def nsb_entropy(
     nodes whose log density is within 40 of the best one (plus a neighbour each side),
     the last integrates. The cost is therefore fixed, about 130 evidence and 32 moment
     evaluations per histogram, O(K) each (the evidence goes through the counts'
-    fingerprint, without a log-gamma per bin), and the function jits and vmaps with
-    memory O(batch * K). The posterior std is the Bayesian uncertainty, not a
-    frequentist standard error. Agrees with adaptive quadrature to about 1e-10 in
-    float64 and 1e-6 in float32.
+    fingerprint, without a log-gamma per bin), and the function jits and vmaps; the
+    histograms go 128 at a time and the nodes one at a time through loops, so the
+    temporaries are O(128 K) whatever the batch. The posterior std is the Bayesian
+    uncertainty, not a frequentist standard error. Agrees with adaptive quadrature to
+    about 1e-10 in float64 and 1e-6 in float32.
 
     Prefer NSB in the undersampled regime (N ~ K or less) when K is known: it is nearly
     unbiased as long as there are coincidences (some bin with n_i >= 2). K is the length
@@ -771,7 +792,7 @@ def nsb_entropy(
       the shape of `counts` without `axis`.
     """
     check_base(base)
-    mean, std = _nsb(_as_counts(counts, axis, validate))
+    mean, std = _in_chunks(_nsb, _as_counts(counts, axis, validate))
     return Estimate(to_base(mean, base), to_base(std, base))
 
 

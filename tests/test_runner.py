@@ -248,6 +248,17 @@ def test_runner_summary_and_estimates_are_sensible(toy_result):
     assert abs(cell.bias) <= 4 * cell.std / 2 + 1 / (2 * 64)
 
 
+def test_runner_skips_sizes_below_min_n():
+    tasks = [get_task("mi-gauss-1x1")]
+    late = Estimator("toy-late", "from n = 64", {MI: Adapter((), _first_sample)}, min_n=64)
+    clock = FakeClock()
+    stream = io.StringIO()
+    bar = Progress(10, stream=stream, clock=clock)
+    result = runner.run_benchmark(tasks, [late], (32, 64), seeds=2, progress=bar)
+    assert {r.n for r in result.rows} == {64} and result.skipped == []
+    assert bar.done == 1  # one cell ran
+
+
 def test_runner_refuses_bad_configuration():
     tasks = [get_task("mi-gauss-1x1")]
     with pytest.raises(ValueError, match="seeds"):
@@ -333,8 +344,13 @@ def test_every_available_estimator_runs_through_the_runner():
     for t in select_tasks(None):
         kinds.setdefault((t.quantity, t.discrete), t)
     tasks = list(kinds.values())
-    result = runner.run_benchmark(tasks, registry.select_estimators(None), (80,), seeds=2,
+    n = registry.NEURAL_MIN_N  # the smallest size every estimator runs at
+    result = runner.run_benchmark(tasks, registry.select_estimators(None), (n,), seeds=2,
                                   progress=False)  # fmt: skip
+    ran = {r.estimator for r in result.rows}
+    for est in registry.select_estimators(None):
+        supported = [t for t in tasks if est.supports(t) and not est.missing(t)]
+        assert not supported or est.name in ran, est.name
     failures = [s for s in result.skipped if not s.reason.startswith("not available")]
     assert failures == []
     for row in result.rows:

@@ -64,12 +64,15 @@ class Estimator:
       max_dim: the largest total dimension it is run on (None: no limit); neural and
         kernel methods are left out of the highest-dimensional tasks on purpose, since
         their cost there says nothing new.
+      min_n: the smallest sample size it is run at (neural critics train on half the
+        samples and need a few hundred to say anything).
     """
 
     name: str
     description: str
     adapters: Mapping[Kind, Adapter] = dataclasses.field(compare=False, hash=False)
     max_dim: int | None = None
+    min_n: int = 2
 
     def supports(self, task: Task) -> bool:
         """Whether the estimator applies to this kind of task at this dimension."""
@@ -216,6 +219,7 @@ def _discrete_mi(quantity: str, method: str) -> Adapter:
 K = 3  # neighbours for the kNN estimators (Kraskov et al. 2004 recommend 2-4)
 NEURAL_STEPS = 300
 NEURAL_BATCH = 64
+NEURAL_MIN_N = 500
 
 
 def _ksg(variant: int) -> Adapter:
@@ -328,6 +332,7 @@ def _registry() -> dict[str, Estimator]:
             f"{NEURAL_BATCH}, held-out estimate (at most log {NEURAL_BATCH})",
             {(MI, CONT): _neural("infonce")},
             max_dim=20,
+            min_n=NEURAL_MIN_N,
         ),
         Estimator(
             "smile",
@@ -335,6 +340,7 @@ def _registry() -> dict[str, Estimator]:
             "held-out estimate",
             {(MI, CONT): _neural("smile")},
             max_dim=20,
+            min_n=NEURAL_MIN_N,
         ),
     ]
     for name, function in _DISCRETE.items():

@@ -271,7 +271,7 @@ def run_benchmark(
             else:
                 runnable.append(est)
         plan.append((task, runnable))
-    total = sum(len(r) for _, r in plan) * len(sizes)
+    total = sum(1 for _, runnable in plan for e in runnable for n in sizes if n >= e.min_n)
     cache: dict[tuple, Any] = {}
     bar = (
         progress
@@ -280,10 +280,12 @@ def run_benchmark(
     )
     for task, runnable in plan:
         for n in sizes:
-            if not runnable:
+            if not any(n >= e.min_n for e in runnable):
                 continue
             data = _draw(task, n, _keys(seed, seeds, "data", task.name, n))
             for est in runnable:
+                if n < est.min_n:
+                    continue
                 try:
                     keys = _keys(seed, seeds, "estimator", task.name, est.name, n)
                     values, secs, compile_secs = _run_cell(est, task, data, keys, cache)

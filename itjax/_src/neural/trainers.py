@@ -95,6 +95,10 @@ class NeuralMITrainer(NamedTuple):
         `(n, dy)`: standardization, critic parameters, optimizer state.
       step: `step(key, state, x, y) -> (NeuralMIState, NeuralMIInfo)`, one optax
         update on a minibatch of shape `(batch_size, dx)`, `(batch_size, dy)`.
+        The objectives here are deterministic, so `key` is not used; it keeps
+        the blackjax `step(key, state, ...)` protocol for trainers that draw
+        (a dropout critic, sampled negatives). (Passing it to Flax as an rng
+        stream when unused costs about as much as the step of a small critic.)
       evaluate: `evaluate(state, x, y) -> Estimate`, the information read out on
         held-out data cut into disjoint batches of `min(batch_size, n)` samples
         (the rest dropped): the mean over batches and its standard error (NaN for
@@ -144,10 +148,10 @@ def _make_trainer(
 ) -> NeuralMITrainer:
     batch_size = _check_trainer_args(critic, optimizer, batch_size)
 
-    def scores(params: Any, state: NeuralMIState, x: Array, y: Array, **kwargs: Any) -> Array:
+    def scores(params: Any, state: NeuralMIState, x: Array, y: Array) -> Array:
         xs = (x - state.x_loc) / state.x_scale
         ys = (y - state.y_loc) / state.y_scale
-        return critic.apply(params, xs, ys, **kwargs)
+        return critic.apply(params, xs, ys)
 
     def init(key: Array, x: Array, y: Array) -> NeuralMIState:
         x_loc, x_scale = _standardization(x)
@@ -167,7 +171,7 @@ def _make_trainer(
         key: Array, state: NeuralMIState, x: Array, y: Array
     ) -> tuple[NeuralMIState, NeuralMIInfo]:
         def loss_fn(params: Any) -> tuple[Array, tuple[Array, Array]]:
-            s = scores(params, state, x, y, rngs={"dropout": key})
+            s = scores(params, state, x, y)
             value, log_partition = objective(s, state.log_partition)
             return -value, (log_partition, readout(jax.lax.stop_gradient(s)))
 

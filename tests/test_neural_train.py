@@ -127,6 +127,26 @@ def _fit_60_steps(key, x, y):
     return fit(key, _FIT_TRAINER, x, y, num_steps=60, eval_every=20)
 
 
+@pytest.mark.parametrize(
+    "critic", [ConcatCritic(hidden=(8,)), BilinearCritic()], ids=["concat", "bilinear"]
+)
+def test_other_critics_train(critic):
+    x, y = gaussian_pairs(jax.random.key(0), 64, 0.8)
+    x = jnp.concatenate([x, -x], axis=1)  # dx = 2, dy = 1
+    trainer = make_nwj(critic, optax.adam(1e-2), batch_size=16)
+    state = trainer.init(jax.random.key(1), x, y)
+
+    @jax.jit
+    def two_steps(state):
+        state, first = trainer.step(jax.random.key(2), state, x[:16], y[:16])
+        state, second = trainer.step(jax.random.key(3), state, x[:16], y[:16])
+        return first, second, trainer.evaluate(state, x, y)
+
+    first, second, est = two_steps(state)
+    assert second.loss < first.loss  # the same batch twice: the objective improved
+    assert bool(jnp.isfinite(est.value)) and bool(est.stderr > 0)
+
+
 def test_fit_returns_the_final_estimate_and_the_history():
     x, y = gaussian_pairs(jax.random.key(0), 300, 0.8)
     result = _fit_60_steps(jax.random.key(1), x, y)

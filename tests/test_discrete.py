@@ -388,6 +388,16 @@ def test_nsb_float32_agrees_with_float64():
     assert np.all(low.stderr > 0)
 
 
+def test_nsb_in_chunks_equals_nsb_of_each_row():
+    # 130 rows go through the loop over chunks of 128, the last one padded.
+    cases = jnp.asarray(NSB_CASES[10], jnp.float32)
+    many = jax.jit(itjax.nsb_entropy)(jnp.tile(cases, (44, 1))[:130])
+    few = jax.jit(itjax.nsb_entropy)(cases)
+    for got, expected in zip(many, few, strict=True):
+        assert got.shape == (130,)
+        np.testing.assert_allclose(got, jnp.tile(expected, 44)[:130], rtol=1e-6)
+
+
 # --------------------------------------------------------------------------- #
 # Transforms.
 # --------------------------------------------------------------------------- #

@@ -1,3 +1,510 @@
-"""Placeholder: filled in by its issue."""
+"""Exact k-nearest-neighbour kernel and the kNN estimators built on it.
+
+The kernel finds, for every query point, its k nearest reference points under
+the max-norm or the Euclidean norm, exactly, with peak extra memory O(n · tile),
+never O(n²) (docs/knn.md records the measurements behind each choice):
+
+* Low dimension (D <= `_TREE_MAX_DIM`): a balanced k-d partition of the points
+  into leaves of about `_LEAF_SIZE` (recursive median splits along the widest
+  coordinate, one segmented sort per level). A query leaf compares its points
+  with those of the `_CANDIDATE_LEAVES[D]` reference leaves whose boxes are
+  nearest to its box. A query is *certified* when its k-th candidate distance is
+  <= the box distance of the nearest leaf left out: no other point can then be
+  closer. Rounding is monotone, so the certificate holds in floating point.
+* Everything else (uncertified queries, or every query when D is larger) goes
+  through the brute-force path: a tile of `_QUERY_TILE` queries against all
+  references, an (tile, n) distance block.
+* Selection of the k smallest of a row (`_smallest`): minima of groups of
+  `_GROUP` entries, `lax.top_k` over the group minima, then over the k best
+  groups; the k smallest entries of a row always lie in the k groups with the
+  smallest minima.
+
+Query leaves and query tiles are independent given the references, so the query
+loop can be split by rows (e.g. across devices), and every function here works
+under `jax.vmap` (a batch of problems) as well.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+Array = jax.Array
 
 __all__: list[str] = []
+
+# Tuning constants, chosen by measurement on a 2-core CPU (docs/knn.md).
+_LEAF_SIZE = 32
+_BLOCK = 16
+_BLOCKS_KEPT = 8
+_TREE_MAX_DIM = 3
+_CANDIDATE_LEAVES = {1: 3, 2: 7, 3: 27}
+_LEAF_BATCH = 128
+_QUERY_SPLIT = 2
+_QUERY_TILE = 128
+_FALLBACK_TILE = 32
+_GROUP = 16
+_UNROLL_MAX_DIM = 32
+
+_NORMS = ("max", "euclidean")
+
+
+# --------------------------------------------------------------------------- #
+# Distances. Points are stored coordinate-major, (D, ...), so that the loops run
+# over contiguous rows and the D-reduction is a chain of elementwise operations.
+# --------------------------------------------------------------------------- #
+
+
+def _combine(terms: Array, norm: str) -> Array:
+    """Reduce per-coordinate terms (D, ...) to a kernel distance, in a fixed order."""
+    if terms.shape[0] > _UNROLL_MAX_DIM:
+        return jnp.max(terms, axis=0) if norm == "max" else jnp.sum(terms, axis=0)
+    out = terms[0]
+    for j in range(1, terms.shape[0]):
+        out = jnp.maximum(out, terms[j]) if norm == "max" else out + terms[j]
+    return out
+
+
+def _distance(a: Array, b: Array, norm: str) -> Array:
+    """Kernel distance between coordinate-major a (D, ...) and b (D, ...), broadcasting.
+
+    Max-norm: max_j |a_j - b_j|. Euclidean: the *squared* distance Σ_j (a_j - b_j)²,
+    from differences (no |a|² + |b|² - 2 a·b cancellation), so that near neighbours
+    keep full relative precision.
+    """
+    diff = a - b
+    return _combine(jnp.abs(diff) if norm == "max" else diff * diff, norm)
+
+
+def _box_distance(lo_a: Array, hi_a: Array, lo_b: Array, hi_b: Array, norm: str) -> Array:
+    """Kernel distance between boxes (D, ...): a lower bound for any pair of their points.
+
+    An empty box (lo = +inf, hi = -inf) is at +inf from everything.
+    """
+    gap = jnp.maximum(jnp.maximum(lo_b - hi_a, lo_a - hi_b), 0)
+    return _combine(gap if norm == "max" else gap * gap, norm)
+
+
+# --------------------------------------------------------------------------- #
+# Selection.
+# --------------------------------------------------------------------------- #
+
+
+def _top_k_smallest(values: Array, k: int) -> tuple[Array, Array]:
+    # The barrier keeps XLA:CPU's fast TopK: a slice of its output makes XLA
+    # rewrite it into a full sort, ~40x slower (docs/knn.md).
+    neg, pos = lax.optimization_barrier(lax.top_k(-values, k))
+    return -neg, pos
+
+
+def _smallest(values: Array, k: int) -> tuple[Array, Array]:
+    """The k smallest entries of each row of values (m, C), ascending, and their columns.
+
+    Ties come in any order. Cost: one min-reduction over the row and two small
+    `top_k` calls (over C / _GROUP group minima, then over k · _GROUP entries).
+    """
+    m, c = values.shape
+    groups = -(-c // _GROUP)
+    if groups <= 2 * k:
+        return _top_k_smallest(values, k)
+    padded = jnp.pad(values, ((0, 0), (0, groups * _GROUP - c)), constant_values=jnp.inf)
+    _, best = _top_k_smallest(jnp.min(padded.reshape(m, groups, _GROUP), axis=-1), k)
+    cols = (best[:, :, None] * _GROUP + jnp.arange(_GROUP)).reshape(m, k * _GROUP)
+    vals, pos = _top_k_smallest(jnp.take_along_axis(padded, cols, axis=1), k)
+    return vals, jnp.take_along_axis(cols, pos, axis=1)
+
+
+# --------------------------------------------------------------------------- #
+# The k-d partition.
+# --------------------------------------------------------------------------- #
+
+
+class _Tree(NamedTuple):
+    """Points in leaf order, coordinate-major.
+
+    Attributes:
+      points: (D, L, B) coordinates; padding slots hold +inf (at +inf from everything).
+      index: (L, B) original row of each slot; padding slots hold n, n + 1, ...
+      valid: (L, B) False on padding slots.
+      lo, hi: (D, L) bounding box of the real points of each leaf.
+    """
+
+    points: Array
+    index: Array
+    valid: Array
+    lo: Array
+    hi: Array
+
+
+def _bounds(points: Array, valid: Array) -> tuple[Array, Array]:
+    """Per-coordinate min and max over the last axis of points (D, ..., B) where valid."""
+    lo = jnp.min(jnp.where(valid, points, jnp.inf), axis=-1)
+    hi = jnp.max(jnp.where(valid, points, -jnp.inf), axis=-1)
+    return lo, hi
+
+
+def _num_levels(n: int) -> int:
+    return max(0, round(math.log2(n / _LEAF_SIZE))) if n > _LEAF_SIZE else 0
+
+
+def _split_counts(x: Array, levels: int) -> Array:
+    """How many of the `levels` halvings each coordinate of x (D, n) gets: (D,) int32.
+
+    Greedy, like a k-d tree's widest-coordinate rule but global: each halving goes
+    to the coordinate whose cells are currently widest, measured by the 10-90%
+    interquantile range of a strided subsample of 128 points (robust to heavy
+    tails; it only steers the speed, never the result).
+    """
+    d, n = x.shape
+    if d == 1:
+        return jnp.full((1,), levels, jnp.int32)
+    sample = jnp.sort(x[:, :: max(1, n // 128)], axis=1)
+    spread = sample[:, (9 * sample.shape[1]) // 10] - sample[:, sample.shape[1] // 10]
+    counts = jnp.zeros(d, jnp.int32)
+    for _ in range(levels):
+        widest = jnp.argmax(spread / 2.0**counts)
+        counts = counts + (jnp.arange(d) == widest)
+    return counts
+
+
+def _build_tree(x: Array) -> _Tree:
+    """Balanced partition of x (n, D) into 2^levels cells of equal size, by rank.
+
+    Coordinate j gets c_j of the levels (`_split_counts`); one sort per
+    coordinate: sort by coordinate 0 and cut into 2^c_0 strips, sort each strip by
+    coordinate 1 and cut each into 2^c_1, and so on. D sorts in all (XLA:CPU's
+    sort is slow: a k-d tree's sort per level costs several times more).
+    Padding slots (+inf) sort last.
+    """
+    n, d = x.shape
+    levels = _num_levels(n)
+    num_leaves = 2**levels
+    size = -(-n // (_QUERY_SPLIT * num_leaves)) * _QUERY_SPLIT
+    n_pad = size * num_leaves
+    padded = jnp.pad(x, ((0, n_pad - n), (0, 0)), constant_values=jnp.inf).T
+    counts = _split_counts(x.T, levels)
+    position = jnp.arange(n_pad, dtype=jnp.int32)
+    index = position
+    done = jnp.asarray(0, jnp.int32)
+    for j in range(d):
+        strip = position // (n_pad >> done)
+        _, _, index = lax.sort((strip, padded[j, index], index), num_keys=2)
+        done = done + counts[j]
+    shape = (num_leaves, size)
+    points = padded[:, index].reshape(d, *shape)
+    valid = (index < n).reshape(shape)
+    lo, hi = _bounds(points, valid)
+    return _Tree(points, index.reshape(shape), valid, lo, hi)
+
+
+# --------------------------------------------------------------------------- #
+# k nearest neighbours.
+# --------------------------------------------------------------------------- #
+
+
+def _insert(
+    dist: list[Array], rows: list[Array] | None, value: Array, row: Array
+) -> tuple[list[Array], list[Array] | None]:
+    """Insert value (and its row) into the ascending registers dist[0] <= ... elementwise.
+
+    One compare-exchange per register; an equal value does not displace an
+    earlier one, so ties keep the first candidate met. Without rows, the
+    compare-exchange is a min and a max.
+    """
+    new_dist, new_rows = [], []
+    if rows is None:
+        for d in dist:
+            new_dist.append(jnp.minimum(d, value))
+            value = jnp.maximum(d, value)
+        return new_dist, None
+    for d, r in zip(dist, rows, strict=True):
+        less = value < d
+        new_dist.append(jnp.where(less, value, d))
+        new_rows.append(jnp.where(less, row, r))
+        value, row = jnp.where(less, d, value), jnp.where(less, r, row)
+    return new_dist, new_rows
+
+
+def _scan_candidates(
+    q: Array, cand: Array, cand_rows: Array, *, k: int, norm: str, with_rows: bool
+) -> tuple[Array, Array | None]:
+    """k nearest candidates of each query, by an insertion network over the candidates.
+
+    Args:
+      q: (D, Q, A) queries: Q per group, A groups.
+      cand: (S, D, W, A) candidates of each group, W per step of a scan of S steps.
+      cand_rows: (S, W, A) their rows.
+      k: number of neighbours.
+      norm: "max" or "euclidean".
+      with_rows: also return the rows (else None; about 1.7x cheaper).
+
+    Returns:
+      dist, rows: (k, Q, A), ascending along the first axis.
+
+    The groups lie along the minor axis, so every operation is a vectorized
+    elementwise one over A lanes; the network costs k compare-exchanges per
+    candidate, several times less than `lax.top_k` on this CPU (docs/knn.md).
+    """
+    _, width, a = q.shape
+    dist = [jnp.full((width, a), jnp.inf, q.dtype) for _ in range(k)]
+    rows = [jnp.zeros((width, a), jnp.int32) for _ in range(k)] if with_rows else None
+
+    def step(carry, chunk):
+        dist, rows = carry
+        c, c_rows = chunk
+        for w in range(c.shape[1]):
+            value = _distance(q, c[:, None, w, :], norm)
+            dist, rows = _insert(dist, rows, value, c_rows[None, w, :])
+        return (dist, rows), None
+
+    (dist, rows), _ = lax.scan(step, (dist, rows), (cand, cand_rows))
+    return jnp.stack(dist), (jnp.stack(rows) if with_rows else None)
+
+
+def _knn_brute(
+    q: Array, refs: Array, *, k: int, norm: str, with_rows: bool
+) -> tuple[Array, Array | None]:
+    """k nearest of the queries q (D, T) among all refs (D, n): distances, rows (T, k)."""
+    d, n = refs.shape
+    steps = -(-n // _GROUP)
+    padded = jnp.pad(refs, ((0, 0), (0, steps * _GROUP - n)), constant_values=jnp.inf)
+    cand = jnp.moveaxis(padded.reshape(d, steps, _GROUP, 1), 1, 0)
+    cand_rows = jnp.arange(steps * _GROUP, dtype=jnp.int32).reshape(steps, _GROUP, 1)
+    dist, rows = _scan_candidates(
+        q[:, None, :], cand, cand_rows, k=k, norm=norm, with_rows=with_rows
+    )
+    return dist[:, 0].T, (rows[:, 0].T if with_rows else None)
+
+
+def _nearest_leaves(
+    lo: Array, hi: Array, number: Array, ref: _Tree, count: int, *, norm: str, own: bool
+) -> tuple[Array, Array]:
+    """The `count` reference leaves nearest to each query box, and a bound beyond them.
+
+    Args:
+      lo, hi: (D, A) query boxes; number: (A,) their leaf numbers.
+      ref: the reference partition.
+      count: how many leaves to return.
+      own: force leaf `number` of ref first (self queries).
+
+    Returns:
+      chosen: (A, count) leaf numbers, nearest first.
+      beyond: (A,) a lower bound on the box distance to every other leaf.
+
+    With many leaves, blocks of `_BLOCK` consecutive leaves are ranked first and
+    the leaves of the `_BLOCKS_KEPT` nearest blocks next, so that the cost per
+    query leaf stays O(L / _BLOCK) instead of O(L).
+    """
+    d, num_leaves = ref.lo.shape
+    lo, hi = lo[:, :, None], hi[:, :, None]
+    pool = None
+    beyond = jnp.full(lo.shape[1], jnp.inf, lo.dtype)
+    num_blocks = num_leaves // _BLOCK
+    if num_blocks > 2 * _BLOCKS_KEPT:
+        blo = jnp.min(ref.lo.reshape(d, num_blocks, _BLOCK), axis=-1)[:, None]
+        bhi = jnp.max(ref.hi.reshape(d, num_blocks, _BLOCK), axis=-1)[:, None]
+        box = _box_distance(lo, hi, blo, bhi, norm)
+        if own:
+            box = jnp.where(jnp.arange(num_blocks) == number[:, None] // _BLOCK, -1, box)
+        near, blocks = _smallest(box, _BLOCKS_KEPT + 1)
+        beyond = near[:, -1]
+        pool = (blocks[:, :-1, None] * _BLOCK + jnp.arange(_BLOCK)).reshape(lo.shape[1], -1)
+        box = _box_distance(lo, hi, ref.lo[:, pool], ref.hi[:, pool], norm)
+    else:
+        box = _box_distance(lo, hi, ref.lo[:, None], ref.hi[:, None], norm)
+    if own:
+        mine = (pool if pool is not None else jnp.arange(num_leaves)) == number[:, None]
+        box = jnp.where(mine, -1, box)
+    take = min(count + 1, box.shape[1])
+    near, pos = _smallest(box, take)
+    if take > count:
+        beyond = jnp.minimum(beyond, near[:, -1])
+    chosen = pos[:, :count] if pool is None else jnp.take_along_axis(pool, pos[:, :count], 1)
+    return chosen, beyond
+
+
+def _knn_leaves(
+    leaves: tuple[Array, Array, Array, Array],
+    ref: _Tree,
+    *,
+    k: int,
+    norm: str,
+    own: bool,
+    with_rows: bool,
+) -> tuple[Array, Array | None, Array]:
+    """kNN of the points of a batch of query leaves among their nearest reference leaves.
+
+    Args:
+      leaves: the query points (D, A, B), the leaves' numbers (A,) and boxes lo, hi (D, A).
+      ref: the reference partition.
+      k: number of neighbours.
+      norm: "max" or "euclidean".
+      own: query leaf number j is also leaf j of ref (self queries): it is always
+        among the candidates, so that each query meets itself.
+      with_rows: also return the rows of the neighbours (else None).
+
+    Returns distances and rows (k, A, B) and whether each query is certified exact (A, B).
+    """
+    q, number, lo, hi = leaves
+    d, num_leaves, _ = ref.points.shape
+    num_candidates = min(_CANDIDATE_LEAVES[d], num_leaves)
+    num_checked = min(2 * num_candidates, num_leaves)
+    chosen, beyond = _nearest_leaves(lo, hi, number, ref, num_checked, norm=norm, own=own)
+    near = chosen[:, :num_candidates]
+    cand = jnp.transpose(ref.points[:, near], (2, 0, 3, 1))  # (R, D, B, A)
+    cand_rows = jnp.transpose(ref.index[near], (1, 2, 0))  # (R, B, A)
+    dist, rows = _scan_candidates(
+        jnp.swapaxes(q, 1, 2), cand, cand_rows, k=k, norm=norm, with_rows=with_rows
+    )
+    dist = jnp.swapaxes(dist, 1, 2)  # (k, A, Q)
+    rows = jnp.swapaxes(rows, 1, 2) if with_rows else None
+    # Lower bound on the distance from each query to every point left out: the
+    # point-to-box distance for the next leaves, the box-to-box one beyond them.
+    extra = chosen[:, num_candidates:]
+    qq = q[:, :, :, None]
+    to_box = _box_distance(qq, qq, ref.lo[:, extra][:, :, None], ref.hi[:, extra][:, :, None], norm)
+    bound = jnp.minimum(jnp.min(to_box, axis=-1, initial=jnp.inf), beyond[:, None])
+    if norm == "euclidean":  # guard against a different summation order
+        bound = bound * (1 - 4 * d * jnp.finfo(q.dtype).eps)
+    return dist, rows, dist[-1] <= bound
+
+
+def _unpermute(values: Array, index: Array, n: int) -> Array:
+    """Rows of values (L, B, ...) in leaf order back to the original order (n, ...)."""
+    flat_index = index.reshape(-1)
+    position = (
+        jnp.zeros(flat_index.shape, jnp.int32)
+        .at[flat_index]
+        .set(jnp.arange(flat_index.size, dtype=jnp.int32))
+    )
+    return values.reshape(flat_index.size, *values.shape[2:])[position[:n]]
+
+
+def _knn_fallback(
+    queries: Array,
+    refs: Array,
+    dist: Array,
+    rows: Array | None,
+    todo: Array,
+    *,
+    k: int,
+    norm: str,
+) -> tuple[Array, Array | None]:
+    """Brute-force kNN of the queries (D, m) flagged in todo, a tile at a time."""
+    m = queries.shape[1]
+    with_rows = rows is not None
+
+    def body(carry):
+        dist, rows, todo = carry
+        tile = jnp.nonzero(todo, size=_FALLBACK_TILE, fill_value=m)[0]
+        d, r = _knn_brute(
+            queries[:, jnp.minimum(tile, m - 1)], refs, k=k, norm=norm, with_rows=with_rows
+        )
+        dist = dist.at[tile].set(d, mode="drop")
+        rows = rows.at[tile].set(r, mode="drop") if with_rows else None
+        return dist, rows, todo.at[tile].set(False, mode="drop")
+
+    dist, rows, _ = lax.while_loop(lambda c: jnp.any(c[2]), body, (dist, rows, todo))
+    return dist, rows
+
+
+def _knn(
+    queries: Array,
+    refs: Array,
+    *,
+    k: int,
+    norm: str,
+    exclude_self: bool,
+    with_rows: bool = False,
+) -> tuple[Array, Array | None]:
+    """Exact k nearest references of every query.
+
+    Args:
+      queries: (m, D) query points.
+      refs: (n, D) reference points (the same array as queries when exclude_self).
+      k: number of neighbours, static; k <= n (k <= n - 1 when exclude_self).
+      norm: "max" or "euclidean".
+      exclude_self: leave out the query itself (queries is refs): the k nearest
+        *other* points, as a multiset of distances.
+      with_rows: also return the rows of the neighbours (else None).
+
+    Returns:
+      dist: (m, k) ascending kernel distances (squared for the Euclidean norm).
+      rows: (m, k) int32 rows of refs at those distances, or None. Ties come in
+        any order; with exact duplicates the row of the query itself may stand
+        for one of its duplicates (same distance 0).
+
+    Memory: O((m + n) · tile) beyond the inputs. No gradient flows through the
+    search; callers recompute the selected distances from the rows.
+    """
+    queries = lax.stop_gradient(queries)
+    refs = lax.stop_gradient(refs)
+    d = queries.shape[1]
+    num = k + exclude_self  # a query meets itself at distance 0: drop the first
+    if d > _TREE_MAX_DIM:
+        dist, rows = _knn_tiles(queries.T, refs.T, k=num, norm=norm, with_rows=with_rows)
+    else:
+        dist, rows = _knn_tree(
+            queries, refs, k=num, norm=norm, same=exclude_self, with_rows=with_rows
+        )
+    return dist[:, num - k :], (rows[:, num - k :] if with_rows else None)
+
+
+def _knn_tree(
+    queries: Array, refs: Array, *, k: int, norm: str, same: bool, with_rows: bool
+) -> tuple[Array, Array | None]:
+    """Partition pass, then brute force for the uncertified queries."""
+    m = queries.shape[0]
+    ref_tree = _build_tree(refs)
+    query_tree = ref_tree if same else _build_tree(queries)
+    # Query groups: each leaf split in _QUERY_SPLIT (smaller boxes need fewer candidates).
+    d, num_leaves, size = query_tree.points.shape
+    num_groups = num_leaves * _QUERY_SPLIT
+    points = query_tree.points.reshape(d, num_groups, size // _QUERY_SPLIT)
+    lo, hi = _bounds(points, query_tree.valid.reshape(num_groups, -1))
+    number = jnp.arange(num_groups) // _QUERY_SPLIT  # the leaf each group belongs to
+    batch = min(_LEAF_BATCH, num_groups)
+    batches = -(-num_groups // batch)
+
+    def batched(v: Array, axis: int) -> Array:  # (..., G, ...) -> (batches, ..., batch, ...)
+        v = jnp.moveaxis(v, axis, 0)
+        v = jnp.pad(v, [(0, batches * batch - num_groups)] + [(0, 0)] * (v.ndim - 1), mode="edge")
+        return jnp.moveaxis(v.reshape(batches, batch, *v.shape[1:]), 1, axis + 1)
+
+    def ordered(v: Array) -> Array:  # (batches, k, batch, Q) -> (m, k), original order
+        v = jnp.moveaxis(v, 1, 3).reshape(-1, v.shape[-1], k)[:num_groups]
+        return _unpermute(v, query_tree.index, m)
+
+    groups = (batched(points, 1), batched(number, 0), batched(lo, 1), batched(hi, 1))
+    dist, rows, ok = lax.map(
+        lambda g: _knn_leaves(g, ref_tree, k=k, norm=norm, own=same, with_rows=with_rows),
+        groups,
+    )
+    ok = _unpermute(ok.reshape(-1, ok.shape[-1])[:num_groups], query_tree.index, m)
+    return _knn_fallback(
+        queries.T,
+        refs.T,
+        ordered(dist),
+        ordered(rows) if with_rows else None,
+        ~ok,
+        k=k,
+        norm=norm,
+    )
+
+
+def _knn_tiles(
+    queries: Array, refs: Array, *, k: int, norm: str, with_rows: bool
+) -> tuple[Array, Array | None]:
+    """Brute-force kNN of queries (D, m) among refs (D, n), one query tile at a time."""
+    d, m = queries.shape
+    tiles = -(-m // _QUERY_TILE)
+    m_pad = tiles * _QUERY_TILE
+    q = jnp.pad(queries, ((0, 0), (0, m_pad - m))).reshape(d, tiles, _QUERY_TILE)
+    dist, rows = lax.map(
+        lambda t: _knn_brute(t, refs, k=k, norm=norm, with_rows=with_rows), jnp.moveaxis(q, 1, 0)
+    )
+    return dist.reshape(m_pad, k)[:m], (rows.reshape(m_pad, k)[:m] if with_rows else None)

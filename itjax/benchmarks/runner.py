@@ -73,7 +73,6 @@ QUICK = BenchConfig(
         "mi-uniform-noise-eps0.1",
         "mi-halfcube-gauss-1x1",
         "mi-asinh-student-1x1-df1",
-        "mi-spiral-gauss-dense-3x3",
         "mi-discrete-symmetric-10x10",
         "cmi-gauss-1x1x1",
         "entropy-gauss-dense-5d",
@@ -83,7 +82,6 @@ QUICK = BenchConfig(
     ),
     estimators=(
         "ksg-1",
-        "ksg-2",
         "frenzel-pompe",
         "kozachenko-leonenko",
         "wang-kulkarni-verdu",
@@ -546,7 +544,7 @@ def write_results(
     }
     with open(paths["json"], "w") as f:
         json.dump(document, f, indent=1, allow_nan=False)
-    header = [f"Machine: {result.machine}", ""]
+    header = [f"Machine: {result.machine}", "", ""]
     if command:
         header = [f"Command: `{command}`", ""] + header
     paths["markdown"].write_text("\n".join(header) + results_markdown(result))

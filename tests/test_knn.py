@@ -1,0 +1,492 @@
+"""Tests for the kNN kernel and the kNN estimators (itjax/_src/knn.py)."""
+
+import math
+import subprocess
+import sys
+import textwrap
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from conftest import tolerance
+from hypothesis import given
+from hypothesis import strategies as st
+from jax.test_util import check_grads
+from scipy.spatial import cKDTree
+from scipy.special import digamma
+from sklearn.feature_selection._mutual_info import _compute_mi_cc
+from sklearn.neighbors import KDTree, NearestNeighbors
+
+import itjax
+from itjax._src import knn
+
+# --------------------------------------------------------------------------- #
+# Independent oracles.
+# --------------------------------------------------------------------------- #
+
+
+def ksg1_unclamped(x, y, k):
+    """scikit-learn's `_compute_mi_cc` step by step, without its final max(0, mi)."""
+    n = x.size
+    x, y = x.reshape(-1, 1).astype(np.float64), y.reshape(-1, 1).astype(np.float64)
+    nn = NearestNeighbors(metric="chebyshev", n_neighbors=k).fit(np.hstack((x, y)))
+    radius = np.nextafter(nn.kneighbors()[0][:, -1], 0)
+    nx = np.array(KDTree(x, metric="chebyshev").query_radius(x, radius, count_only=True)) - 1.0
+    ny = np.array(KDTree(y, metric="chebyshev").query_radius(y, radius, count_only=True)) - 1.0
+    return digamma(n) + digamma(k) - np.mean(digamma(nx + 1)) - np.mean(digamma(ny + 1))
+
+
+def ksg_numpy(x, y, k, variant):
+    """Brute-force numpy KSG (both variants), exact comparisons, float64."""
+    x, y = np.asarray(x, np.float64).reshape(len(x), -1), np.asarray(y, np.float64)
+    y = y.reshape(len(y), -1)
+    n = len(x)
+    dx = np.max(np.abs(x[:, None] - x[None]), axis=-1)
+    dy = np.max(np.abs(y[:, None] - y[None]), axis=-1)
+    dz = np.maximum(dx, dy)
+    np.fill_diagonal(dz, np.inf)
+    order = np.argsort(dz, axis=1, kind="stable")[:, :k]
+    eps = np.take_along_axis(dz, order[:, -1:], axis=1)
+    off = ~np.eye(n, dtype=bool)
+    if variant == 1:
+        nx = np.sum((dx < eps) & off, axis=1)
+        ny = np.sum((dy < eps) & off, axis=1)
+        return digamma(k) + digamma(n) - np.mean(digamma(nx + 1) + digamma(ny + 1))
+    ex = np.max(np.take_along_axis(dx, order, axis=1), axis=1, keepdims=True)
+    ey = np.max(np.take_along_axis(dy, order, axis=1), axis=1, keepdims=True)
+    nx = np.sum((dx <= ex) & off, axis=1)
+    ny = np.sum((dy <= ey) & off, axis=1)
+    return digamma(k) - 1 / k + digamma(n) - np.mean(digamma(nx) + digamma(ny))
+
+
+def correlated(key, n, rho, dtype=jnp.float32):
+    z = jax.random.normal(key, (n, 2), dtype)
+    return z[:, 0], rho * z[:, 0] + math.sqrt(1 - rho**2) * z[:, 1]
+
+
+def gaussian_mi(rho):
+    return -0.5 * math.log(1 - rho**2)
+
+
+# --------------------------------------------------------------------------- #
+# The kernel.
+# --------------------------------------------------------------------------- #
+
+
+@pytest.mark.parametrize(
+    "n, m, d, norm, same",
+    [
+        (3000, 3000, 1, "max", True),
+        (4000, 4000, 2, "max", True),
+        (2500, 2500, 3, "euclidean", True),
+        (1500, 1100, 2, "euclidean", False),
+        (900, 900, 5, "max", True),  # beyond the partition: tiles only
+        (50, 50, 2, "euclidean", True),  # a single leaf
+    ],
+)
+def test_knn_matches_kdtree(dtype, n, m, d, norm, same):
+    rng = np.random.default_rng(n + d)
+    refs = rng.standard_normal((n, d)).astype(dtype)
+    refs[: n // 10] *= 30.0  # heavy tail: exercises the fallback
+    queries = refs if same else rng.standard_normal((m, d)).astype(dtype)
+    k = 4
+    p = np.inf if norm == "max" else 2
+    ref_dist, _ = cKDTree(refs.astype(np.float64)).query(queries, k + same, p=p)
+    dist, rows = jax.jit(
+        lambda q, r: knn._knn(q, r, k=k, norm=norm, exclude_self=same, with_rows=True)
+    )(queries, refs)
+    dist, rows = np.asarray(dist), np.asarray(rows)
+    if norm == "euclidean":
+        dist = np.sqrt(dist)
+    np.testing.assert_allclose(dist, ref_dist[:, same:], rtol=tolerance(dtype, f32=1e-6, f64=1e-15))
+    # rows hold the distances, and never the query itself
+    diff = queries[:, None, :].astype(np.float64) - refs[rows].astype(np.float64)
+    again = np.max(np.abs(diff), -1) if norm == "max" else np.sqrt(np.sum(diff**2, -1))
+    np.testing.assert_allclose(again, dist, rtol=tolerance(dtype, f32=1e-6, f64=1e-15))
+    if same:
+        assert not np.any(rows == np.arange(n)[:, None])
+
+
+def test_knn_duplicates_and_scales():
+    rng = np.random.default_rng(0)
+    x = np.round(rng.standard_normal((2000, 2)), 1)  # many exact ties and duplicates
+    x[:, 1] *= 1000.0  # one coordinate on a far larger scale
+    x = x.astype(np.float32)
+    ref, _ = cKDTree(x.astype(np.float64)).query(x, 6, p=np.inf)
+    dist, _ = knn._knn(x, x, k=5, norm="max", exclude_self=True)
+    np.testing.assert_allclose(np.asarray(dist), ref[:, 1:], rtol=1e-6)
+
+
+def test_knn_without_rows_matches_with_rows():
+    x = jax.random.normal(jax.random.key(0), (3000, 2))
+    a, _ = knn._knn(x, x, k=3, norm="max", exclude_self=True)
+    b, rows = knn._knn(x, x, k=3, norm="max", exclude_self=True, with_rows=True)
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert rows.shape == (3000, 3)
+
+
+@pytest.mark.parametrize("d", [1, 2])
+def test_count_within_matches_pairwise(dtype, d):
+    rng = np.random.default_rng(d)
+    x = np.round(rng.standard_normal((600, d)), 2).astype(dtype)  # ties
+    x[:40] = x[40:80]  # duplicates
+    radius = (0.3 * np.abs(rng.standard_normal(600))).astype(dtype)
+    radius[:20] = 0
+    radius[20:40] = np.max(np.abs(x[20:40] - x[60:80]), axis=1)  # radius on a point
+    pair = np.max(np.abs(x[:, None] - x[None]), axis=-1)
+    for strict in (True, False):
+        expect = np.sum(pair < radius[:, None] if strict else pair <= radius[:, None], axis=1)
+        got = knn._count_within(jnp.asarray(x), jnp.asarray(radius), strict=strict)
+        np.testing.assert_array_equal(np.asarray(got), expect)
+
+
+def test_knn_memory_is_bounded_at_compile_time():
+    """n = 100,000 in d = 10: an (n, n, d) float32 tensor would take 400 GB."""
+    x = jax.ShapeDtypeStruct((100_000, 10), jnp.float32)
+    fn = jax.jit(lambda x: knn._knn(x, x, k=3, norm="euclidean", exclude_self=True))
+    stats = fn.lower(x).compile().memory_analysis()
+    assert stats.temp_size_in_bytes < 256 * 2**20, stats.temp_size_in_bytes
+
+
+@pytest.mark.slow
+def test_knn_memory_is_bounded_when_run():
+    """n = 200,000 in 2-D: pairwise distances would need 160 GB; peak RSS stays small."""
+    code = textwrap.dedent(
+        """
+        import resource, jax, jax.numpy as jnp, numpy as np
+        from scipy.spatial import cKDTree
+        from itjax._src import knn
+        x = jax.random.normal(jax.random.key(0), (200_000, 2))
+        x = x.at[:, 1].add(x[:, 0])
+        dist, _ = jax.jit(lambda x: knn._knn(x, x, k=3, norm="max", exclude_self=True))(x)
+        near, _ = cKDTree(np.asarray(x, np.float64)).query(np.asarray(x[:1000]), 4, p=np.inf)
+        np.testing.assert_allclose(np.asarray(dist[:1000]), near[:, 1:], rtol=1e-6)
+        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    peak_mib = float(out.stdout.split()[-1])
+    assert peak_mib < 1500, peak_mib
+
+
+# --------------------------------------------------------------------------- #
+# KSG against scikit-learn and exact saturation values.
+# --------------------------------------------------------------------------- #
+
+
+@pytest.mark.parametrize("n, k", [(200, 1), (1000, 3), (3000, 5), (2000, 10)])
+def test_ksg1_equals_sklearn(dtype, n, k):
+    x, y = correlated(jax.random.key(n + k), n, 0.7, dtype)
+    x, y = np.asarray(x), np.asarray(y)
+    got = jax.jit(lambda x, y: itjax.ksg_mutual_information(x, y, k=k))(x, y)
+    expect = _compute_mi_cc(x.astype(np.float64), y.astype(np.float64), k)
+    assert expect > 0.2  # clearly positive: sklearn's max(0, ·) is inactive
+    np.testing.assert_allclose(float(got), expect, rtol=tolerance(dtype, f32=1e-6, f64=1e-10))
+
+
+def test_ksg1_equals_sklearn_unclamped_when_independent(dtype):
+    x, y = correlated(jax.random.key(3), 1500, 0.0, dtype)
+    x, y = np.asarray(x), np.asarray(y)
+    got = float(itjax.ksg_mutual_information(x, y, k=3))
+    expect = ksg1_unclamped(x, y, 3)
+    np.testing.assert_allclose(got, expect, atol=tolerance(dtype, f32=1e-6, f64=1e-12))
+
+
+@pytest.mark.parametrize("n", [60, 500])
+def test_ksg_of_a_variable_with_itself(dtype, n):
+    k = 3
+    x = jax.random.normal(jax.random.key(n), (n,), dtype)
+    exact = itjax.ksg_mutual_information(x, x, k=k)
+    jittered = itjax.ksg_mutual_information(x, x, k=k, key=jax.random.key(1))
+    rtol = tolerance(dtype, f32=1e-6, f64=1e-12)
+    # identical copies: both marginals exclude the k-th neighbour -> ψ(N) - ψ(k)
+    np.testing.assert_allclose(float(exact), digamma(n) - digamma(k), rtol=rtol)
+    # independent jitter: only the marginal realizing ε excludes it -> ψ(N) - ψ(k + 1).
+    # This needs the jitter (relative 1e-5 in float32) to be far below the gaps
+    # between neighbour distances, else the two copies may disagree on which point
+    # is the k-th neighbour: at n = 500 a few points do in float32.
+    if dtype == jnp.float64 or n == 60:
+        np.testing.assert_allclose(float(jittered), digamma(n) - digamma(k + 1), rtol=rtol)
+
+
+def test_ksg_constant_variable_is_zero(dtype):
+    y = jax.random.normal(jax.random.key(0), (400,), dtype)
+    mi = itjax.ksg_mutual_information(jnp.ones_like(y), y, k=3)
+    assert abs(float(mi)) < 10 * jnp.finfo(dtype).eps
+
+
+@given(
+    st.sampled_from([1, 3]),
+    st.sampled_from([1, 2]),
+    st.integers(0, 2**31 - 1),
+    st.booleans(),
+)
+def test_ksg_matches_numpy_brute_force_with_ties(k, variant, seed, ties):
+    rng = np.random.default_rng(seed)
+    x, y = rng.standard_normal((24, 2)), rng.standard_normal(24)
+    if ties:  # exact ties between distances and duplicate points (rounded values)
+        x, y = np.round(x, 1), np.round(y, 1)
+    with jax.enable_x64(True):
+        got = float(itjax.ksg_mutual_information(x, y, k=k, variant=variant))
+    expect = ksg_numpy(x, y, k, variant)
+    if ties and variant == 2:  # the k-neighbour set itself is ambiguous under ties
+        assert np.isfinite(got)
+    else:
+        np.testing.assert_allclose(got, expect, rtol=1e-12, atol=1e-12)
+
+
+@given(st.integers(0, 2**31 - 1))
+def test_ksg_symmetric_and_permutation_invariant(seed):
+    x, y = correlated(jax.random.key(seed % 1000), 300, 0.5)
+    perm = np.random.default_rng(seed).permutation(300)
+    a = itjax.ksg_mutual_information(x, y)
+    np.testing.assert_allclose(float(itjax.ksg_mutual_information(y, x)), float(a), rtol=1e-6)
+    np.testing.assert_allclose(
+        float(itjax.ksg_mutual_information(x[perm], y[perm])), float(a), rtol=1e-6
+    )
+
+
+def test_ksg_exactly_invariant_to_common_scaling():
+    x, y = correlated(jax.random.key(0), 1000, 0.6)
+    for variant in (1, 2):
+        a = itjax.ksg_mutual_information(x, y, variant=variant)
+        b = itjax.ksg_mutual_information(8.0 * x, 8.0 * y, variant=variant)
+        assert float(a) == float(b)
+
+
+def test_ksg_multivariate_matches_numpy():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((300, 2))
+    y = np.hstack([x[:, :1] + rng.standard_normal((300, 1)), rng.standard_normal((300, 2))])
+    with jax.enable_x64(True):
+        for variant in (1, 2):
+            got = itjax.ksg_mutual_information(x, y, k=4, variant=variant)
+            np.testing.assert_allclose(float(got), ksg_numpy(x, y, 4, variant), rtol=1e-12)
+
+
+def test_cmi_matches_numpy_definition():
+    rng = np.random.default_rng(1)
+    z = rng.standard_normal(300)
+    x, y = z + rng.standard_normal(300), z + 0.5 * rng.standard_normal(300)
+    with jax.enable_x64(True):
+        got = float(itjax.ksg_conditional_mutual_information(x, y, z, k=3))
+    xyz = np.stack([x, y, z], 1)
+    dist = np.max(np.abs(xyz[:, None] - xyz[None]), -1)
+    np.fill_diagonal(dist, np.inf)
+    eps = np.sort(dist, axis=1)[:, 2:3]
+
+    def count(*cols):
+        v = np.stack(cols, 1)
+        d = np.max(np.abs(v[:, None] - v[None]), -1)
+        return np.sum(d < eps, axis=1) - 1
+
+    expect = digamma(3) - np.mean(
+        digamma(count(x, z) + 1) + digamma(count(y, z) + 1) - digamma(count(z) + 1)
+    )
+    np.testing.assert_allclose(got, expect, rtol=1e-12)
+
+
+# --------------------------------------------------------------------------- #
+# Kozachenko–Leonenko and Wang–Kulkarni–Verdú against hand-computed values.
+# --------------------------------------------------------------------------- #
+
+
+def test_kl_entropy_by_hand(dtype):
+    x = jnp.asarray([0.0, 1.0, 3.0, 6.0], dtype)
+    # k = 1 nearest distances: 1, 1, 2, 3; d = 1, V_1 = 2 for both norms
+    expect = digamma(4) - digamma(1) + math.log(2) + np.mean(np.log([1, 1, 2, 3]))
+    for norm in ("euclidean", "max"):
+        got = itjax.kozachenko_leonenko_entropy(x, k=1, norm=norm)
+        np.testing.assert_allclose(float(got), expect, rtol=tolerance(dtype))
+    bits = itjax.kozachenko_leonenko_entropy(x, k=1, base=2)
+    np.testing.assert_allclose(float(bits), expect / math.log(2), rtol=tolerance(dtype))
+
+
+def test_kl_entropy_scaling_identity(dtype):
+    x = jax.random.normal(jax.random.key(0), (800, 3), dtype)
+    for norm in ("euclidean", "max"):
+        h = itjax.kozachenko_leonenko_entropy(x, norm=norm)
+        h_scaled = itjax.kozachenko_leonenko_entropy(-0.37 * x, norm=norm)
+        expect = float(h) + 3 * math.log(0.37)
+        np.testing.assert_allclose(float(h_scaled), expect, rtol=tolerance(dtype, f32=2e-6))
+
+
+def test_kl_entropy_duplicates_give_minus_inf_and_finite_gradient():
+    x = jnp.concatenate([jnp.zeros((4, 2)), jax.random.normal(jax.random.key(0), (60, 2))])
+    assert float(itjax.kozachenko_leonenko_entropy(x, k=3)) == -np.inf
+    grad = jax.grad(lambda x: itjax.kozachenko_leonenko_entropy(x, k=3))(x)
+    assert np.all(np.isfinite(np.asarray(grad)))
+    jittered = itjax.kozachenko_leonenko_entropy(x, k=3, key=jax.random.key(2))
+    assert np.isfinite(float(jittered))
+
+
+def test_knn_kl_by_hand(dtype):
+    x = jnp.asarray([[0.0], [2.0], [5.0]], dtype)
+    y = jnp.asarray([[1.0], [4.5], [10.0], [11.0]], dtype)
+    # ρ_1 = 2, 2, 3; ν_1 = 1, 1, 0.5; d = 1, n = 3, m = 4
+    expect = np.mean(np.log([1 / 2, 1 / 2, 0.5 / 3])) + math.log(4 / 2)
+    got = itjax.knn_kl_divergence(x, y, k=1)
+    np.testing.assert_allclose(float(got), expect, rtol=tolerance(dtype))
+
+
+def test_gradients_match_finite_differences(x64):
+    x = jax.random.normal(jax.random.key(0), (40, 2))
+    y = jax.random.normal(jax.random.key(1), (50, 2)) + 0.5
+    check_grads(lambda x: itjax.kozachenko_leonenko_entropy(x, k=2), (x,), order=1, modes=["rev"])
+    check_grads(lambda x, y: itjax.knn_kl_divergence(x, y, k=2), (x, y), order=1, modes=["rev"])
+    grad = jax.grad(lambda x: itjax.ksg_mutual_information(x[:, 0], x[:, 1]))(x)
+    np.testing.assert_array_equal(np.asarray(grad), 0.0)  # piecewise constant
+
+
+# --------------------------------------------------------------------------- #
+# Transforms.
+# --------------------------------------------------------------------------- #
+
+
+def test_jit_equals_eager_and_no_recompile():
+    x, y = correlated(jax.random.key(0), 700, 0.5)
+    traces = []
+
+    def f(x, y):
+        traces.append(1)
+        return itjax.ksg_mutual_information(x, y, k=3)
+
+    jitted = jax.jit(f)
+    a = jitted(x, y)
+    b = jitted(*correlated(jax.random.key(1), 700, 0.5))
+    assert len(traces) == 1
+    assert float(a) != float(b)
+    np.testing.assert_allclose(float(a), float(f(x, y)), rtol=1e-6)
+
+
+def test_vmap_over_problems_equals_loop():
+    keys = jax.random.split(jax.random.key(0), 6)
+    xs, ys = jax.vmap(lambda k: correlated(k, 500, 0.6))(keys)
+    batched = jax.jit(jax.vmap(lambda x, y: itjax.ksg_mutual_information(x, y, variant=2)))(xs, ys)
+    loop = [itjax.ksg_mutual_information(x, y, variant=2) for x, y in zip(xs, ys, strict=True)]
+    np.testing.assert_allclose(np.asarray(batched), np.asarray(loop), rtol=1e-6)
+    h = jax.vmap(itjax.kozachenko_leonenko_entropy)(xs[:, :, None])
+    np.testing.assert_allclose(
+        np.asarray(h), [float(itjax.kozachenko_leonenko_entropy(x)) for x in xs], rtol=1e-6
+    )
+
+
+# --------------------------------------------------------------------------- #
+# Statistics: many seeds in one vmap; tolerance = 4 standard errors + known bias.
+# --------------------------------------------------------------------------- #
+
+SEEDS = 64
+
+
+def within(values, truth, bias):
+    values = np.asarray(values, np.float64)
+    stderr = values.std(ddof=1) / math.sqrt(values.size)
+    assert abs(values.mean() - truth) <= 4 * stderr + bias, (values.mean(), truth, stderr)
+
+
+@pytest.mark.slow
+def test_kl_entropy_recovers_closed_forms():
+    keys = jax.random.split(jax.random.key(10), SEEDS)
+    n, k = 1000, 3
+    # 1-D smooth densities: bias O(k / n) (boundary of the uniform), far below 4 SE
+    gauss = jax.vmap(lambda s: itjax.kozachenko_leonenko_entropy(jax.random.normal(s, (n,))))
+    within(gauss(keys), 0.5 * math.log(2 * math.pi * math.e), k / n)
+    unif = jax.vmap(lambda s: itjax.kozachenko_leonenko_entropy(jax.random.uniform(s, (n,))))
+    within(unif(keys), 0.0, k / n)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", [1, 2])
+def test_ksg_recovers_gaussian_mi_and_tolerates_rescaling(variant):
+    keys = jax.random.split(jax.random.key(20 + variant), SEEDS)
+    rho = 0.6
+    # Kraskov et al. (2004), Fig. 4: |bias| < 0.01 nats for Gaussians at N = 1000, k = 3,
+    # also after rescaling one variable or a smooth monotone map of it (their Sec. IV).
+    bias = 0.01
+
+    def estimate(s, transform):
+        x, y = correlated(s, 1000, rho)
+        return itjax.ksg_mutual_information(*transform(x, y), variant=variant)
+
+    for transform in (lambda x, y: (x, y), lambda x, y: (10 * x, y), lambda x, y: (x, jnp.tanh(y))):
+        values = jax.jit(jax.vmap(lambda s, t=transform: estimate(s, t)))(keys)
+        within(values, gaussian_mi(rho), bias)
+    independent = jax.vmap(lambda s: itjax.ksg_mutual_information(*correlated(s, 1000, 0.0)))
+    within(independent(keys), 0.0, bias)
+
+
+@pytest.mark.slow
+def test_cmi_of_conditionally_independent_data_concentrates_at_zero():
+    def estimate(s):
+        a, b, c = jax.random.normal(s, (3, 1000))
+        return itjax.ksg_conditional_mutual_information(a + c, b + c, c)
+
+    values = jax.jit(jax.vmap(estimate))(jax.random.split(jax.random.key(30), SEEDS))
+    within(values, 0.0, 0.01)
+    assert np.std(np.asarray(values)) < 0.05  # vs I(X; Y) = log(2) / 2 = 0.35 unconditioned
+
+
+@pytest.mark.slow
+def test_knn_kl_recovers_gaussian_kl():
+    def estimate(s):
+        a, b = jax.random.split(s)
+        return itjax.knn_kl_divergence(
+            jax.random.normal(a, (1000, 1)), 1 + 1.5 * jax.random.normal(b, (1000, 1)), k=5
+        )
+
+    values = jax.jit(jax.vmap(estimate))(jax.random.split(jax.random.key(40), SEEDS))
+    truth = math.log(1.5) + (1 + 1) / (2 * 1.5**2) - 0.5
+    within(values, truth, 5 / 1000)  # bias O(k / n) for smooth 1-D densities
+
+
+# --------------------------------------------------------------------------- #
+# Bad input.
+# --------------------------------------------------------------------------- #
+
+
+def test_bad_input():
+    x = jnp.zeros((10, 2))
+    with pytest.raises(ValueError, match="k must be <= 9"):
+        itjax.kozachenko_leonenko_entropy(x, k=10)
+    with pytest.raises(ValueError, match="k must be >= 1"):
+        itjax.ksg_mutual_information(x, x, k=0)
+    with pytest.raises(TypeError, match="k must be a Python int"):
+        itjax.ksg_mutual_information(x, x, k=True)
+    with pytest.raises(ValueError, match="same number of samples"):
+        itjax.ksg_mutual_information(x, x[:9])
+    with pytest.raises(ValueError, match="same number of samples"):
+        itjax.ksg_conditional_mutual_information(x, x, x[:8])
+    with pytest.raises(ValueError, match="variant must be 1 or 2"):
+        itjax.ksg_mutual_information(x, x, variant=3)
+    with pytest.raises(ValueError, match="norm must be one of"):
+        itjax.kozachenko_leonenko_entropy(x, norm="l1")
+    with pytest.raises(ValueError, match="same dimension"):
+        itjax.knn_kl_divergence(x, jnp.zeros((10, 3)))
+    with pytest.raises(ValueError, match=r"k must be <= 4"):
+        itjax.knn_kl_divergence(x, jnp.zeros((4, 2)), k=5)
+    with pytest.raises(ValueError, match="shape"):
+        itjax.kozachenko_leonenko_entropy(jnp.zeros((3, 3, 3)))
+    with pytest.raises(TypeError, match="floating dtype"):
+        itjax.kozachenko_leonenko_entropy(np.arange(10))
+    with pytest.raises(TypeError, match="validate must be a Python bool"):
+        itjax.kozachenko_leonenko_entropy(x, validate=1)
+
+
+def test_validate_path():
+    x = np.random.default_rng(0).standard_normal((20, 2))
+    bad = x.copy()
+    bad[3, 1] = np.nan
+    with pytest.raises(ValueError, match=r"x must be finite; x\[\(3, 1\)\]"):
+        itjax.ksg_mutual_information(bad, x, validate=True)
+    bad[3, 1] = np.inf
+    with pytest.raises(ValueError, match="y must be finite"):
+        itjax.knn_kl_divergence(x, bad, validate=True)
+    constant = x.copy()
+    constant[:, 1] = 2.0
+    with pytest.raises(ValueError, match=r"x\[:, 1\] is constant"):
+        itjax.kozachenko_leonenko_entropy(constant, validate=True)
+    # a constant variable is a valid KSG input (MI = 0)
+    assert np.isfinite(float(itjax.ksg_mutual_information(constant[:, 1], x[:, 0], validate=True)))
+    with pytest.raises(TypeError, match="cannot run under jit"):
+        jax.jit(lambda x: itjax.kozachenko_leonenko_entropy(x, validate=True))(x)

@@ -281,6 +281,20 @@ def _labels(array: np.ndarray, names: list[str], path: str) -> tuple[np.ndarray,
     return labels, int(labels.max()) + 1
 
 
+def _warn_ties(variables: list[tuple[np.ndarray, list[str], str]]) -> None:
+    """A note on stderr when a column repeats values: kNN estimators assume distinct points."""
+    for array, names, path in variables:
+        for j, name in enumerate(names):
+            column = array[:, j]
+            if np.unique(column).size < column.size:
+                print(
+                    f"itjax: note: {path}: column {name!r} has repeated values; kNN estimates "
+                    "assume distinct points (add --jitter to break ties)",
+                    file=sys.stderr,
+                )
+                return
+
+
 def _units(base: float | None) -> str:
     if base is None:
         return "nats"
@@ -323,6 +337,12 @@ def _estimate(args: argparse.Namespace) -> int:
         if "k" not in est.options(task):
             raise UsageError(f"--k applies to the kNN methods, not to {est.name}")
         options["k"] = args.k
+    if args.jitter:
+        if "jitter" not in est.options(task):
+            raise UsageError(f"--jitter applies to the kNN methods, not to {est.name}")
+        options["jitter"] = True
+    elif "jitter" in est.options(task):
+        _warn_ties(variables)
     k = options.get("k", 3) if "k" in est.options(task) else None
     if k is not None:
         if k < 1:
@@ -355,18 +375,21 @@ def _estimate(args: argparse.Namespace) -> int:
         "value": value,
         "stderr": stderr,
         "units": _units(args.base),
-        "n": n,
+        "n": int(variables[0][0].shape[0]),
         "dims": [int(d) for d in task.dims],
         "files": list(args.files),
         "options": options,
     }
+    if args.quantity == "kl":
+        report["n_q"] = int(variables[1][0].shape[0])
     if args.json:
         print(json.dumps(report))
     else:
         se = "" if stderr is None else f" ± {stderr:.4g} (standard error)"
         dims = "×".join(str(d) for d in task.dims)
+        rows = f"{report['n']} and {report['n_q']}" if "n_q" in report else f"{report['n']}"
         print(
-            f"{args.quantity} = {value:.6g} {report['units']}{se}  [{est.name}, n = {n}, "
+            f"{args.quantity} = {value:.6g} {report['units']}{se}  [{est.name}, n = {rows}, "
             f"dims {dims}]"
         )
     return 0
@@ -566,7 +589,14 @@ def _parser() -> _Parser:
         )
     estimate.add_argument("--k", type=int, help="neighbours for the kNN methods (default 3)")
     estimate.add_argument("--base", type=float, help="logarithm base (2: bits; default e)")
-    estimate.add_argument("--seed", type=int, default=0, help="PRNG seed (neural methods)")
+    estimate.add_argument(
+        "--jitter",
+        action="store_true",
+        help="kNN methods: add tiny noise (relative 1e-10) to break ties between samples",
+    )
+    estimate.add_argument(
+        "--seed", type=int, default=0, help="PRNG seed (neural methods, --jitter)"
+    )
     estimate.add_argument("--json", action="store_true", help="print a JSON object")
     return parser
 

@@ -222,6 +222,26 @@ def test_base_two_divides_by_log_two(data, capsys, monkeypatch):
     assert bits["value"] == pytest.approx(nats["value"] / math.log(2), 1e-12)
 
 
+def test_jitter_for_tied_samples(data, capsys, monkeypatch):
+    """kNN methods on data with repeated values: a note suggests --jitter, which passes the
+    key so that ties are broken (labels in {0, 1, 2} are all ties)."""
+    import itjax
+
+    if not hasattr(itjax, "ksg_mutual_information"):
+        pytest.skip("this itjax has no KSG estimator")
+    monkeypatch.chdir(data)
+    assert cli.main(["estimate", "mi", "uv.csv", "--method", "ksg", "--json"]) == 0
+    tied = capsys.readouterr()
+    assert "column 'u' has repeated values" in tied.err and "--jitter" in tied.err
+    assert cli.main(["estimate", "mi", "uv.csv", "--method", "ksg", "--jitter", "--json"]) == 0
+    jittered = capsys.readouterr()
+    assert jittered.err == ""
+    assert json.loads(jittered.out)["options"] == {"jitter": True}
+    assert json.loads(jittered.out)["value"] != json.loads(tied.out)["value"]
+    assert cli.main(["estimate", "mi", "uv.csv", "--method", "gaussian", "--jitter"]) == 2
+    assert "--jitter applies to the kNN methods" in capsys.readouterr().err
+
+
 def test_bench_speed_runs_every_suite_and_reports_failures(tmp_path, capsys, monkeypatch):
     good = types.ModuleType("fake_speed_good")
     good.run = lambda *, quick=False: [

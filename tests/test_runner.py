@@ -317,7 +317,7 @@ def test_registry_kinds_and_options():
         for (quantity, _), adapter in est.adapters.items():
             assert quantity in ("mi", "cmi", "entropy", "kl")
             assert all(isinstance(f, str) for f in adapter.functions)
-    assert registry.ESTIMATORS["ksg-1"].options(gauss) == ("k",)
+    assert registry.ESTIMATORS["ksg-1"].options(gauss) == ("k", "jitter")
     with pytest.raises(ValueError, match="gaussian takes no option 'k'"):
         registry.ESTIMATORS["gaussian"].build_raw(gauss, k=3)
     big = get_task("mi-gauss-dense-50x50")

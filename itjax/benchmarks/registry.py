@@ -222,20 +222,25 @@ NEURAL_BATCH = 64
 NEURAL_MIN_N = 500
 
 
+def _knn(function: str, **fixed: Any) -> Adapter:
+    """An estimator `function(*samples, k=k, **fixed)` on the kNN kernel.
+
+    Options: `k`, and `jitter`: pass the PRNG key, so that the estimator adds tiny
+    independent noise to break ties between samples (for data with repeated values).
+    """
+
+    def build(fns, task, k=K, jitter=False):
+        def estimate(key, *samples):
+            noise = {"key": key} if jitter else {}
+            return fns[function](*samples, k=k, **fixed, **noise)
+
+        return estimate
+
+    return Adapter((function,), build, ("k", "jitter"))
+
+
 def _ksg(variant: int) -> Adapter:
-    def build(fns, task, k=K):
-        return lambda key, x, y: fns["ksg_mutual_information"](x, y, k=k, variant=variant)
-
-    return Adapter(("ksg_mutual_information",), build, ("k",))
-
-
-def _knn(function: str) -> Adapter:
-    """An estimator `function(*samples, k=k)` on the kNN kernel."""
-
-    def build(fns, task, k=K):
-        return lambda key, *samples: fns[function](*samples, k=k)
-
-    return Adapter((function,), build, ("k",))
+    return _knn("ksg_mutual_information", variant=variant)
 
 
 def _neural(bound: str) -> Adapter:

@@ -1,6 +1,7 @@
 """Tests for the kNN kernel and the kNN estimators (itjax/_src/knn.py)."""
 
 import math
+import os
 import subprocess
 import sys
 import textwrap
@@ -74,28 +75,35 @@ def gaussian_mi(rho):
 # --------------------------------------------------------------------------- #
 
 
-@pytest.mark.parametrize(
-    "n, m, d, norm, same",
-    [
-        (3000, 3000, 1, "max", True),
-        (4000, 4000, 2, "max", True),
-        (2500, 2500, 3, "euclidean", True),
-        (1500, 1100, 2, "euclidean", False),
-        (900, 900, 5, "max", True),  # beyond the partition: tiles only
-        (50, 50, 2, "euclidean", True),  # a single leaf
-    ],
-)
-def test_knn_matches_kdtree(dtype, n, m, d, norm, same):
+KERNEL_CASES = [
+    (2000, 2000, 1, "max", True),
+    (2000, 2000, 2, "max", True),
+    (2000, 2000, 3, "euclidean", True),
+    (1500, 1000, 2, "euclidean", False),
+    (600, 600, 5, "max", True),  # beyond the partition: tiles only
+    (50, 50, 2, "euclidean", True),  # a single leaf
+]
+
+
+@pytest.mark.parametrize("n, m, d, norm, same", KERNEL_CASES)
+def test_knn_matches_kdtree(x64, n, m, d, norm, same):
+    check_kernel(np.float64, n, m, d, norm, same)
+
+
+@pytest.mark.parametrize("n, m, d, norm, same", [KERNEL_CASES[1], KERNEL_CASES[2]])
+def test_knn_matches_kdtree_float32(n, m, d, norm, same):
+    check_kernel(np.float32, n, m, d, norm, same)
+
+
+def check_kernel(dtype, n, m, d, norm, same):
     rng = np.random.default_rng(n + d)
     refs = rng.standard_normal((n, d)).astype(dtype)
     refs[: n // 10] *= 30.0  # heavy tail: exercises the fallback
     queries = refs if same else rng.standard_normal((m, d)).astype(dtype)
-    k = 4
+    k = 3
     p = np.inf if norm == "max" else 2
     ref_dist, _ = cKDTree(refs.astype(np.float64)).query(queries, k + same, p=p)
-    dist, rows = jax.jit(
-        lambda q, r: knn._knn(q, r, k=k, norm=norm, exclude_self=same, with_rows=True)
-    )(queries, refs)
+    dist, rows = knn._knn(queries, refs, k=k, norm=norm, exclude_self=same, with_rows=True)
     dist, rows = np.asarray(dist), np.asarray(rows)
     if norm == "euclidean":
         dist = np.sqrt(dist)
@@ -113,17 +121,17 @@ def test_knn_duplicates_and_scales():
     x = np.round(rng.standard_normal((2000, 2)), 1)  # many exact ties and duplicates
     x[:, 1] *= 1000.0  # one coordinate on a far larger scale
     x = x.astype(np.float32)
-    ref, _ = cKDTree(x.astype(np.float64)).query(x, 6, p=np.inf)
-    dist, _ = knn._knn(x, x, k=5, norm="max", exclude_self=True)
+    ref, _ = cKDTree(x.astype(np.float64)).query(x, 4, p=np.inf)
+    dist, _ = knn._knn(x, x, k=3, norm="max", exclude_self=True)
     np.testing.assert_allclose(np.asarray(dist), ref[:, 1:], rtol=1e-6)
 
 
 def test_knn_without_rows_matches_with_rows():
-    x = jax.random.normal(jax.random.key(0), (3000, 2))
+    x = jax.random.normal(jax.random.key(0), (2000, 2))
     a, _ = knn._knn(x, x, k=3, norm="max", exclude_self=True)
     b, rows = knn._knn(x, x, k=3, norm="max", exclude_self=True, with_rows=True)
     np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-    assert rows.shape == (3000, 3)
+    assert rows.shape == (2000, 3)
 
 
 @pytest.mark.parametrize("d", [1, 2])
@@ -150,24 +158,43 @@ def test_knn_memory_is_bounded_at_compile_time():
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not os.path.exists("/proc/self/clear_refs"), reason="needs Linux /proc")
 def test_knn_memory_is_bounded_when_run():
-    """n = 200,000 in 2-D: pairwise distances would need 160 GB; peak RSS stays small."""
+    """n = 200,000 in 2-D: pairwise distances would need 160 GB; the run's extra RSS stays small.
+
+    The peak resident set is reset after compilation (``/proc/self/clear_refs``), so
+    the measurement is the run's own memory, not the compiler's (which depends on
+    the host CPU), and the issue's bound of 2 GiB of extra memory is asserted.
+    """
     code = textwrap.dedent(
         """
-        import resource, jax, jax.numpy as jnp, numpy as np
+        import jax, numpy as np
         from scipy.spatial import cKDTree
         from itjax._src import knn
+
+        def mib(field):
+            with open("/proc/self/status") as f:
+                line = next(line for line in f if line.startswith(field))
+            return int(line.split()[1]) / 1024
+
         x = jax.random.normal(jax.random.key(0), (200_000, 2))
         x = x.at[:, 1].add(x[:, 0])
-        dist, _ = jax.jit(lambda x: knn._knn(x, x, k=3, norm="max", exclude_self=True))(x)
+        fn = jax.jit(lambda x: knn._knn(x, x, k=3, norm="max", exclude_self=True))
+        fn = fn.lower(x).compile()
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # reset the peak resident set to the current one
+        before = mib("VmRSS")
+        dist, _ = fn(x)
+        dist.block_until_ready()
+        extra = mib("VmHWM") - before
         near, _ = cKDTree(np.asarray(x, np.float64)).query(np.asarray(x[:1000]), 4, p=np.inf)
         np.testing.assert_allclose(np.asarray(dist[:1000]), near[:, 1:], rtol=1e-6)
-        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        print(before, extra)
         """
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    peak_mib = float(out.stdout.split()[-1])
-    assert peak_mib < 1500, peak_mib
+    before, extra = map(float, out.stdout.split()[-2:])
+    assert extra < 2048, (before, extra)
 
 
 # --------------------------------------------------------------------------- #
@@ -175,25 +202,25 @@ def test_knn_memory_is_bounded_when_run():
 # --------------------------------------------------------------------------- #
 
 
-@pytest.mark.parametrize("n, k", [(200, 1), (1000, 3), (3000, 5), (2000, 10)])
+@pytest.mark.parametrize("n, k", [(200, 1), (1000, 3), (2000, 10)])
 def test_ksg1_equals_sklearn(dtype, n, k):
     x, y = correlated(jax.random.key(n + k), n, 0.7, dtype)
     x, y = np.asarray(x), np.asarray(y)
-    got = jax.jit(lambda x, y: itjax.ksg_mutual_information(x, y, k=k))(x, y)
+    got = itjax.ksg_mutual_information(x, y, k=k)
     expect = _compute_mi_cc(x.astype(np.float64), y.astype(np.float64), k)
     assert expect > 0.2  # clearly positive: sklearn's max(0, ·) is inactive
     np.testing.assert_allclose(float(got), expect, rtol=tolerance(dtype, f32=1e-6, f64=1e-10))
 
 
 def test_ksg1_equals_sklearn_unclamped_when_independent(dtype):
-    x, y = correlated(jax.random.key(3), 1500, 0.0, dtype)
+    x, y = correlated(jax.random.key(3), 1000, 0.0, dtype)
     x, y = np.asarray(x), np.asarray(y)
     got = float(itjax.ksg_mutual_information(x, y, k=3))
     expect = ksg1_unclamped(x, y, 3)
     np.testing.assert_allclose(got, expect, atol=tolerance(dtype, f32=1e-6, f64=1e-12))
 
 
-@pytest.mark.parametrize("n", [60, 500])
+@pytest.mark.parametrize("n", [60, 1000])
 def test_ksg_of_a_variable_with_itself(dtype, n):
     k = 3
     x = jax.random.normal(jax.random.key(n), (n,), dtype)
@@ -205,13 +232,13 @@ def test_ksg_of_a_variable_with_itself(dtype, n):
     # independent jitter: only the marginal realizing ε excludes it -> ψ(N) - ψ(k + 1).
     # This needs the jitter (relative 1e-5 in float32) to be far below the gaps
     # between neighbour distances, else the two copies may disagree on which point
-    # is the k-th neighbour: at n = 500 a few points do in float32.
+    # is the k-th neighbour: at n = 1000 a few points do in float32.
     if dtype == jnp.float64 or n == 60:
         np.testing.assert_allclose(float(jittered), digamma(n) - digamma(k + 1), rtol=rtol)
 
 
 def test_ksg_constant_variable_is_zero(dtype):
-    y = jax.random.normal(jax.random.key(0), (400,), dtype)
+    y = jax.random.normal(jax.random.key(0), (1000,), dtype)
     mi = itjax.ksg_mutual_information(jnp.ones_like(y), y, k=3)
     assert abs(float(mi)) < 10 * jnp.finfo(dtype).eps
 
@@ -238,8 +265,8 @@ def test_ksg_matches_numpy_brute_force_with_ties(k, variant, seed, ties):
 
 @given(st.integers(0, 2**31 - 1))
 def test_ksg_symmetric_and_permutation_invariant(seed):
-    x, y = correlated(jax.random.key(seed % 1000), 300, 0.5)
-    perm = np.random.default_rng(seed).permutation(300)
+    x, y = correlated(jax.random.key(seed % 1000), 1000, 0.5)
+    perm = np.random.default_rng(seed).permutation(1000)
     a = itjax.ksg_mutual_information(x, y)
     np.testing.assert_allclose(float(itjax.ksg_mutual_information(y, x)), float(a), rtol=1e-6)
     np.testing.assert_allclose(
@@ -304,7 +331,7 @@ def test_kl_entropy_by_hand(dtype):
 
 
 def test_kl_entropy_scaling_identity(dtype):
-    x = jax.random.normal(jax.random.key(0), (800, 3), dtype)
+    x = jax.random.normal(jax.random.key(0), (2000, 3), dtype)
     for norm in ("euclidean", "max"):
         h = itjax.kozachenko_leonenko_entropy(x, norm=norm)
         h_scaled = itjax.kozachenko_leonenko_entropy(-0.37 * x, norm=norm)
@@ -345,7 +372,7 @@ def test_gradients_match_finite_differences(x64):
 
 
 def test_jit_equals_eager_and_no_recompile():
-    x, y = correlated(jax.random.key(0), 700, 0.5)
+    x, y = correlated(jax.random.key(0), 1000, 0.5)
     traces = []
 
     def f(x, y):
@@ -354,7 +381,7 @@ def test_jit_equals_eager_and_no_recompile():
 
     jitted = jax.jit(f)
     a = jitted(x, y)
-    b = jitted(*correlated(jax.random.key(1), 700, 0.5))
+    b = jitted(*correlated(jax.random.key(1), 1000, 0.5))
     assert len(traces) == 1
     assert float(a) != float(b)
     np.testing.assert_allclose(float(a), float(f(x, y)), rtol=1e-6)
@@ -387,33 +414,28 @@ def within(values, truth, bias):
 
 @pytest.mark.slow
 def test_kl_entropy_recovers_closed_forms():
-    keys = jax.random.split(jax.random.key(10), SEEDS)
+    gauss_keys, unif_keys = jax.random.split(jax.random.key(10), (2, SEEDS))
     n, k = 1000, 3
     # 1-D smooth densities: bias O(k / n) (boundary of the uniform), far below 4 SE
     gauss = jax.vmap(lambda s: itjax.kozachenko_leonenko_entropy(jax.random.normal(s, (n,))))
-    within(gauss(keys), 0.5 * math.log(2 * math.pi * math.e), k / n)
+    within(gauss(gauss_keys), 0.5 * math.log(2 * math.pi * math.e), k / n)
     unif = jax.vmap(lambda s: itjax.kozachenko_leonenko_entropy(jax.random.uniform(s, (n,))))
-    within(unif(keys), 0.0, k / n)
+    within(unif(unif_keys), 0.0, k / n)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("variant", [1, 2])
 def test_ksg_recovers_gaussian_mi_and_tolerates_rescaling(variant):
-    keys = jax.random.split(jax.random.key(20 + variant), SEEDS)
+    data_keys, null_keys = jax.random.split(jax.random.key(20 + variant), (2, SEEDS))
     rho = 0.6
     # Kraskov et al. (2004), Fig. 4: |bias| < 0.01 nats for Gaussians at N = 1000, k = 3,
     # also after rescaling one variable or a smooth monotone map of it (their Sec. IV).
     bias = 0.01
-
-    def estimate(s, transform):
-        x, y = correlated(s, 1000, rho)
-        return itjax.ksg_mutual_information(*transform(x, y), variant=variant)
-
-    for transform in (lambda x, y: (x, y), lambda x, y: (10 * x, y), lambda x, y: (x, jnp.tanh(y))):
-        values = jax.jit(jax.vmap(lambda s, t=transform: estimate(s, t)))(keys)
-        within(values, gaussian_mi(rho), bias)
-    independent = jax.vmap(lambda s: itjax.ksg_mutual_information(*correlated(s, 1000, 0.0)))
-    within(independent(keys), 0.0, bias)
+    xs, ys = jax.vmap(lambda s: correlated(s, 1000, rho))(data_keys)
+    ksg = jax.jit(jax.vmap(lambda x, y: itjax.ksg_mutual_information(x, y, variant=variant)))
+    for x, y in ((xs, ys), (10 * xs, ys), (xs, jnp.tanh(ys))):
+        within(ksg(x, y), gaussian_mi(rho), bias)
+    within(ksg(*jax.vmap(lambda s: correlated(s, 1000, 0.0))(null_keys)), 0.0, bias)
 
 
 @pytest.mark.slow

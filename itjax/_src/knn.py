@@ -333,7 +333,9 @@ def _nearest_leaves(
             box = jnp.where(jnp.arange(num_blocks)[None] == number[:, None] // _BLOCK, -1, box)
         near, blocks = _smallest(box, _BLOCKS_KEPT + 1)
         beyond = near[:, -1]
-        pool = (blocks[:, :-1, None] * _BLOCK + jnp.arange(_BLOCK)[None, None]).reshape(lo.shape[1], -1)
+        pool = (blocks[:, :-1, None] * _BLOCK + jnp.arange(_BLOCK)[None, None]).reshape(
+            lo.shape[1], -1
+        )
         box = _box_distance(lo, hi, ref.lo[:, pool], ref.hi[:, pool], norm)
     else:
         box = _box_distance(lo, hi, ref.lo[:, None], ref.hi[:, None], norm)
@@ -436,8 +438,28 @@ def _knn_fallback(
 # The kernel and the counts are jitted (with their static configuration), so that
 # an eager call of an estimator reuses their compiled code instead of re-tracing
 # the loops; under a user's jit they are inlined as usual.
-@functools.partial(jax.jit, static_argnames=("k", "norm", "exclude_self", "with_rows"))
 def _knn(
+    queries: Array,
+    refs: Array,
+    *,
+    k: int,
+    norm: str,
+    exclude_self: bool,
+    with_rows: bool = False,
+) -> tuple[Array, Array | None]:
+    """`_knn_search` of the values, outside any differentiation (see below)."""
+    return _knn_search(
+        lax.stop_gradient(queries),
+        lax.stop_gradient(refs),
+        k=k,
+        norm=norm,
+        exclude_self=exclude_self,
+        with_rows=with_rows,
+    )
+
+
+@functools.partial(jax.jit, static_argnames=("k", "norm", "exclude_self", "with_rows"))
+def _knn_search(
     queries: Array,
     refs: Array,
     *,
@@ -691,7 +713,10 @@ def _log_unit_ball(d: int, norm: str) -> float:
 _EULER_GAMMA = 0.5772156649015329
 _GAP_TABLE = 32
 # ψ(m) - log m for m = 1 .. _GAP_TABLE, from ψ(m) = -γ + Σ_{j<m} 1/j.
-_GAP = [-_EULER_GAMMA + sum(1.0 / j for j in range(1, m)) - math.log(m) for m in range(1, _GAP_TABLE + 1)]
+_GAP = [
+    -_EULER_GAMMA + sum(1.0 / j for j in range(1, m)) - math.log(m)
+    for m in range(1, _GAP_TABLE + 1)
+]
 
 
 def _psi_gap(m: Array) -> Array:

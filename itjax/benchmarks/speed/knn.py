@@ -1,0 +1,270 @@
+"""Speed and memory of the kNN estimators against scikit-learn and scipy.
+
+Cases (the continuous-estimators issue, items 1-3, plus the kernel's memory bound):
+
+1. One 1-D mutual information at n = 5,000: `jax.jit` of
+   `itjax.ksg_mutual_information` (with its tie-breaking jitter from a key, as
+   scikit-learn always adds one) against
+   `sklearn.feature_selection.mutual_info_regression` (KD-tree), after compilation.
+2. All 190 column pairs of a (2000, 20) matrix: one jitted itjax call, `jax.vmap`
+   over the pairs, against the scikit-learn loop over the pairs.
+3. The same 1-D MI for n from 1,000 to 100,000: time and peak memory (`scaling`).
+4. Kozachenko–Leonenko entropy at n = 100,000 in d = 10 (the brute-force tiles
+   of the kernel: an (n, n, d) tensor would take 400 GB) against a numpy
+   implementation on scipy's cKDTree.
+
+itjax runs in float32, the peers in float64. Every measurement runs in a fresh
+process (`run_isolated`), so its peak RSS is its own; `baseline` measures a
+process that only starts JAX, to read the extra memory of an itjax case.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from itjax.benchmarks._timing import SpeedRow, best_time, block, run_isolated
+
+SUITE = "knn"
+_MODULE = "itjax.benchmarks.speed.knn"
+K = 3
+SCALING_N = (1_000, 3_000, 10_000, 30_000, 100_000)
+
+
+def _pair(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """x ~ N(0, 1), y = x + N(0, 1): I(X; Y) = log(2) / 2."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(n)
+    return x, x + rng.standard_normal(n)
+
+
+def _matrix(n: int, d: int) -> np.ndarray:
+    """(n, d) columns sharing two latent factors: pairs with MI from 0 to about 1 nat."""
+    rng = np.random.default_rng(1)
+    latent = rng.standard_normal((n, 2))
+    loadings = rng.uniform(-1.5, 1.5, (2, d))
+    return latent @ loadings + rng.standard_normal((n, d))
+
+
+def baseline() -> dict:
+    """A process that imports itjax and runs one tiny jitted call: the runtime's own memory."""
+    import jax
+    import jax.numpy as jnp
+
+    import itjax  # noqa: F401
+
+    block(jax.jit(lambda a: a + 1)(jnp.ones(3)))
+    return {}
+
+
+# --------------------------------------------------------------------------- #
+# itjax.
+# --------------------------------------------------------------------------- #
+
+
+def itjax_mi(n: int, repeat: int) -> dict:
+    """Best seconds of one jitted 1-D KSG MI (jitter included), and its compile time."""
+    import jax
+    import jax.numpy as jnp
+
+    import itjax
+
+    x, y = (jnp.asarray(v, jnp.float32) for v in _pair(n))
+    key = jax.random.key(0)
+    fn = jax.jit(lambda x, y, key: itjax.ksg_mutual_information(x, y, k=K, key=key))
+    start = time.perf_counter()
+    fn = fn.lower(x, y, key).compile()
+    compile_s = time.perf_counter() - start
+    value = float(fn(x, y, key))
+    return {"seconds": best_time(fn, x, y, key, repeat=repeat), "compile_s": compile_s, "mi": value}
+
+
+def itjax_pairs(n: int, d: int, repeat: int) -> dict:
+    """All d (d - 1) / 2 column pairs in one jitted call (vmap over pairs)."""
+    import jax
+    import jax.numpy as jnp
+
+    import itjax
+
+    data = jnp.asarray(_matrix(n, d), jnp.float32)
+    i, j = np.triu_indices(d, 1)
+    keys = jax.random.split(jax.random.key(0), len(i))
+
+    def all_pairs(data, keys):
+        xs, ys = data.T[i], data.T[j]
+        return jax.vmap(lambda x, y, key: itjax.ksg_mutual_information(x, y, k=K, key=key))(
+            xs, ys, keys
+        )
+
+    fn = jax.jit(all_pairs)
+    start = time.perf_counter()
+    fn = fn.lower(data, keys).compile()
+    compile_s = time.perf_counter() - start
+    values = np.asarray(fn(data, keys)).tolist()
+    seconds = best_time(fn, data, keys, repeat=repeat)
+    return {"seconds": seconds, "compile_s": compile_s, "mi": values}
+
+
+def itjax_entropy(n: int, d: int) -> dict:
+    """One jitted Kozachenko–Leonenko entropy of N(0, I_d) samples (Euclidean), run once."""
+    import jax
+    import jax.numpy as jnp
+
+    import itjax
+
+    x = jax.random.normal(jax.random.key(0), (n, d), jnp.float32)
+    fn = jax.jit(lambda x: itjax.kozachenko_leonenko_entropy(x, k=K))
+    start = time.perf_counter()
+    fn = fn.lower(x).compile()
+    compile_s = time.perf_counter() - start
+    start = time.perf_counter()
+    value = float(block(fn(x)))
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "compile_s": compile_s, "h": value}
+
+
+# --------------------------------------------------------------------------- #
+# Peers.
+# --------------------------------------------------------------------------- #
+
+
+def sklearn_mi(n: int, repeat: int) -> dict:
+    """Best seconds of `mutual_info_regression` (KD-tree, its own jitter) on one pair."""
+    from sklearn.feature_selection import mutual_info_regression
+    from sklearn.feature_selection._mutual_info import _compute_mi_cc
+
+    x, y = _pair(n)
+    fn = lambda: mutual_info_regression(x[:, None], y, n_neighbors=K, random_state=0)  # noqa: E731
+    value = float(fn()[0])
+    return {
+        "seconds": best_time(fn, repeat=repeat),
+        "mi": value,
+        "mi_cc": float(_compute_mi_cc(x, y, K)),
+    }
+
+
+def sklearn_pairs(n: int, d: int, repeat: int) -> dict:
+    """The scikit-learn loop over the column pairs."""
+    from sklearn.feature_selection import mutual_info_regression
+
+    data = _matrix(n, d)
+    i, j = np.triu_indices(d, 1)
+
+    def loop():
+        return [
+            float(
+                mutual_info_regression(data[:, [a]], data[:, b], n_neighbors=K, random_state=0)[0]
+            )
+            for a, b in zip(i, j, strict=True)
+        ]
+
+    values = loop()
+    return {"seconds": best_time(loop, repeat=repeat, warmup=0), "mi": values}
+
+
+def scipy_entropy(n: int, d: int) -> dict:
+    """Kozachenko–Leonenko entropy with scipy's cKDTree (k-th neighbour distances), run once."""
+    from scipy.spatial import cKDTree
+    from scipy.special import digamma, gammaln
+
+    x = np.asarray(np.random.default_rng(0).standard_normal((n, d)))
+    start = time.perf_counter()
+    dist, _ = cKDTree(x).query(x, K + 1)
+    log_ball = 0.5 * d * math.log(math.pi) - gammaln(0.5 * d + 1)
+    h = digamma(n) - digamma(K) + log_ball + d * np.mean(np.log(dist[:, -1]))
+    return {"seconds": time.perf_counter() - start, "h": float(h)}
+
+
+# --------------------------------------------------------------------------- #
+# The suite.
+# --------------------------------------------------------------------------- #
+
+
+def scaling(*, quick: bool = False) -> list[dict]:
+    """1-D KSG MI against mutual_info_regression for each n: seconds and peak MiB."""
+    sizes = SCALING_N[:3] if quick else SCALING_N
+    out = []
+    for n in sizes:
+        repeat = 3 if n <= 10_000 else 2
+        mine = run_isolated(_MODULE, "itjax_mi", {"n": n, "repeat": repeat})
+        theirs = run_isolated(_MODULE, "sklearn_mi", {"n": n, "repeat": repeat})
+        out.append({"n": n, "itjax": mine, "sklearn": theirs})
+    return out
+
+
+def run(*, quick: bool = False) -> list[SpeedRow]:
+    """Cases 1-4 (quick: smaller pair matrix and entropy sizes)."""
+    base = run_isolated(_MODULE, "baseline", {})["peak_rss_mib"]
+    rows = []
+
+    n = 5_000
+    mine = run_isolated(_MODULE, "itjax_mi", {"n": n, "repeat": 10})
+    theirs = run_isolated(_MODULE, "sklearn_mi", {"n": n, "repeat": 10})
+    rows.append(
+        SpeedRow(
+            suite=SUITE,
+            case=f"1-D KSG MI, n = {n:,}, k = {K}, jitted, float32",
+            itjax_s=mine["seconds"],
+            peer="sklearn mutual_info_regression (KD-tree)",
+            peer_s=theirs["seconds"],
+            itjax_peak_mib=mine["peak_rss_mib"],
+            peer_peak_mib=theirs["peak_rss_mib"],
+            notes=f"itjax compile {mine['compile_s']:.1f} s; MI {mine['mi']:.4f} vs "
+            f"{theirs['mi']:.4f} (true {math.log(2) / 2:.4f})",
+        )
+    )
+
+    n, d = (500, 20) if quick else (2_000, 20)
+    mine = run_isolated(_MODULE, "itjax_pairs", {"n": n, "d": d, "repeat": 3})
+    theirs = run_isolated(_MODULE, "sklearn_pairs", {"n": n, "d": d, "repeat": 2})
+    gap = np.max(np.abs(np.subtract(mine["mi"], theirs["mi"])))
+    rows.append(
+        SpeedRow(
+            suite=SUITE,
+            case=f"all {d * (d - 1) // 2} column pairs of ({n:,}, {d}), one call (vmap)",
+            itjax_s=mine["seconds"],
+            peer="sklearn mutual_info_regression, loop over pairs",
+            peer_s=theirs["seconds"],
+            itjax_peak_mib=mine["peak_rss_mib"],
+            peer_peak_mib=theirs["peak_rss_mib"],
+            notes=f"itjax compile {mine['compile_s']:.1f} s; max |MI difference| {gap:.1e} "
+            "(independent jitters)",
+        )
+    )
+
+    for point in scaling(quick=quick):
+        n, mine, theirs = point["n"], point["itjax"], point["sklearn"]
+        rows.append(
+            SpeedRow(
+                suite=SUITE,
+                case=f"1-D KSG MI, n = {n:,} (scaling)",
+                itjax_s=mine["seconds"],
+                peer="sklearn mutual_info_regression (KD-tree)",
+                peer_s=theirs["seconds"],
+                itjax_peak_mib=mine["peak_rss_mib"],
+                peer_peak_mib=theirs["peak_rss_mib"],
+                notes=f"itjax extra memory {mine['peak_rss_mib'] - base:.0f} MiB over a bare "
+                f"JAX process; compile {mine['compile_s']:.1f} s",
+            )
+        )
+
+    n, d = (20_000, 10) if quick else (100_000, 10)
+    mine = run_isolated(_MODULE, "itjax_entropy", {"n": n, "d": d}, timeout=3600)
+    theirs = run_isolated(_MODULE, "scipy_entropy", {"n": n, "d": d}, timeout=3600)
+    rows.append(
+        SpeedRow(
+            suite=SUITE,
+            case=f"Kozachenko-Leonenko entropy, n = {n:,}, d = {d} (brute-force tiles)",
+            itjax_s=mine["seconds"],
+            peer="numpy + scipy cKDTree",
+            peer_s=theirs["seconds"],
+            itjax_peak_mib=mine["peak_rss_mib"],
+            peer_peak_mib=theirs["peak_rss_mib"],
+            notes=f"itjax extra memory {mine['peak_rss_mib'] - base:.0f} MiB (an (n, n, d) "
+            f"float32 tensor: {n * n * d * 4 / 2**30:.0f} GiB); H {mine['h']:.4f} vs "
+            f"{theirs['h']:.4f}; run once",
+        )
+    )
+    return rows

@@ -18,7 +18,7 @@ from itjax._src import (
     stats,
     transport,
 )
-from itjax._src._utils import Estimate
+from itjax._src._utils import Estimate as Estimate
 from itjax._src.copula import *  # noqa: F403
 from itjax._src.discrete import *  # noqa: F403
 from itjax._src.functionals import *  # noqa: F403

@@ -15,7 +15,12 @@ Cases (the continuous-estimators issue, items 1-3, plus the kernel's memory boun
 
 itjax runs in float32, the peers in float64. Every measurement runs in a fresh
 process (`run_isolated`), so its peak RSS is its own; `baseline` measures a
-process that only starts JAX, to read the extra memory of an itjax case.
+process that only starts JAX, to read the extra memory of an itjax case. The
+process peak includes XLA's compiler; `run_mib` is the run's own memory: the
+peak resident set is reset (Linux `/proc/self/clear_refs`) once the inputs
+exist and the itjax function is compiled, and `run_mib` is how far it rises
+above the resident set of that moment during the measured calls (NaN where
+`/proc` is missing).
 """
 
 from __future__ import annotations
@@ -48,6 +53,27 @@ def _matrix(n: int, d: int) -> np.ndarray:
     return latent @ loadings + rng.standard_normal((n, d))
 
 
+def _status_mib(field: str) -> float:
+    with open("/proc/self/status") as f:
+        line = next(ln for ln in f if ln.startswith(field))
+    return int(line.split()[1]) / 1024
+
+
+def _reset_peak() -> float:
+    """Reset this process's peak resident set to the current one; return it (MiB)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return _status_mib("VmRSS")
+    except OSError:
+        return math.nan
+
+
+def _run_mib(before: float) -> float:
+    """How far the peak resident set rose above `before` (MiB) since `_reset_peak`."""
+    return _status_mib("VmHWM") - before if math.isfinite(before) else math.nan
+
+
 def baseline() -> dict:
     """A process that imports itjax and runs one tiny jitted call: the runtime's own memory."""
     import jax
@@ -77,8 +103,10 @@ def itjax_mi(n: int, repeat: int) -> dict:
     start = time.perf_counter()
     fn = fn.lower(x, y, key).compile()
     compile_s = time.perf_counter() - start
+    before = _reset_peak()
     value = float(fn(x, y, key))
-    return {"seconds": best_time(fn, x, y, key, repeat=repeat), "compile_s": compile_s, "mi": value}
+    seconds = best_time(fn, x, y, key, repeat=repeat)
+    return {"seconds": seconds, "compile_s": compile_s, "mi": value, "run_mib": _run_mib(before)}
 
 
 def itjax_pairs(n: int, d: int, repeat: int) -> dict:
@@ -102,9 +130,10 @@ def itjax_pairs(n: int, d: int, repeat: int) -> dict:
     start = time.perf_counter()
     fn = fn.lower(data, keys).compile()
     compile_s = time.perf_counter() - start
+    before = _reset_peak()
     values = np.asarray(fn(data, keys)).tolist()
     seconds = best_time(fn, data, keys, repeat=repeat)
-    return {"seconds": seconds, "compile_s": compile_s, "mi": values}
+    return {"seconds": seconds, "compile_s": compile_s, "mi": values, "run_mib": _run_mib(before)}
 
 
 def itjax_entropy(n: int, d: int) -> dict:
@@ -119,10 +148,11 @@ def itjax_entropy(n: int, d: int) -> dict:
     start = time.perf_counter()
     fn = fn.lower(x).compile()
     compile_s = time.perf_counter() - start
+    before = _reset_peak()
     start = time.perf_counter()
     value = float(block(fn(x)))
     seconds = time.perf_counter() - start
-    return {"seconds": seconds, "compile_s": compile_s, "h": value}
+    return {"seconds": seconds, "compile_s": compile_s, "h": value, "run_mib": _run_mib(before)}
 
 
 # --------------------------------------------------------------------------- #
@@ -137,11 +167,14 @@ def sklearn_mi(n: int, repeat: int) -> dict:
 
     x, y = _pair(n)
     fn = lambda: mutual_info_regression(x[:, None], y, n_neighbors=K, random_state=0)  # noqa: E731
+    before = _reset_peak()
     value = float(fn()[0])
+    seconds = best_time(fn, repeat=repeat)
     return {
-        "seconds": best_time(fn, repeat=repeat),
+        "seconds": seconds,
         "mi": value,
         "mi_cc": float(_compute_mi_cc(x, y, K)),
+        "run_mib": _run_mib(before),
     }
 
 
@@ -160,8 +193,10 @@ def sklearn_pairs(n: int, d: int, repeat: int) -> dict:
             for a, b in zip(i, j, strict=True)
         ]
 
+    before = _reset_peak()
     values = loop()
-    return {"seconds": best_time(loop, repeat=repeat, warmup=0), "mi": values}
+    seconds = best_time(loop, repeat=repeat, warmup=0)
+    return {"seconds": seconds, "mi": values, "run_mib": _run_mib(before)}
 
 
 def scipy_entropy(n: int, d: int) -> dict:
@@ -170,11 +205,13 @@ def scipy_entropy(n: int, d: int) -> dict:
     from scipy.special import digamma, gammaln
 
     x = np.asarray(np.random.default_rng(0).standard_normal((n, d)))
+    before = _reset_peak()
     start = time.perf_counter()
     dist, _ = cKDTree(x).query(x, K + 1)
     log_ball = 0.5 * d * math.log(math.pi) - gammaln(0.5 * d + 1)
     h = digamma(n) - digamma(K) + log_ball + d * np.mean(np.log(dist[:, -1]))
-    return {"seconds": time.perf_counter() - start, "h": float(h)}
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "h": float(h), "run_mib": _run_mib(before)}
 
 
 # --------------------------------------------------------------------------- #
@@ -194,8 +231,19 @@ def scaling(*, quick: bool = False) -> list[dict]:
     return out
 
 
-def run(*, quick: bool = False) -> list[SpeedRow]:
-    """Cases 1-4 (quick: smaller pair matrix and entropy sizes)."""
+def _memory_note(mine: dict, theirs: dict, base: float) -> str:
+    return (
+        f"run's own memory {mine['run_mib']:.0f} MiB (itjax) vs {theirs['run_mib']:.0f} MiB; "
+        f"itjax process {mine['peak_rss_mib'] - base:.0f} MiB over a bare JAX process "
+        "(compiler included)"
+    )
+
+
+def run(*, quick: bool = False, points: list[dict] | None = None) -> list[SpeedRow]:
+    """Cases 1-4 (quick: smaller pair matrix and entropy sizes).
+
+    `points`, when given, receives the scaling measurements (`scaling`), for plotting.
+    """
     base = run_isolated(_MODULE, "baseline", {})["peak_rss_mib"]
     rows = []
 
@@ -212,7 +260,7 @@ def run(*, quick: bool = False) -> list[SpeedRow]:
             itjax_peak_mib=mine["peak_rss_mib"],
             peer_peak_mib=theirs["peak_rss_mib"],
             notes=f"itjax compile {mine['compile_s']:.1f} s; MI {mine['mi']:.4f} vs "
-            f"{theirs['mi']:.4f} (true {math.log(2) / 2:.4f})",
+            f"{theirs['mi']:.4f} (true {math.log(2) / 2:.4f}); {_memory_note(mine, theirs, base)}",
         )
     )
 
@@ -229,12 +277,15 @@ def run(*, quick: bool = False) -> list[SpeedRow]:
             peer_s=theirs["seconds"],
             itjax_peak_mib=mine["peak_rss_mib"],
             peer_peak_mib=theirs["peak_rss_mib"],
-            notes=f"itjax compile {mine['compile_s']:.1f} s; max |MI difference| {gap:.1e} "
-            "(independent jitters)",
+            notes=f"itjax compile {mine['compile_s']:.1f} s; largest MI difference {gap:.1e} "
+            f"(independent jitters); {_memory_note(mine, theirs, base)}",
         )
     )
 
-    for point in scaling(quick=quick):
+    measured = scaling(quick=quick)
+    if points is not None:
+        points.extend(measured)
+    for point in measured:
         n, mine, theirs = point["n"], point["itjax"], point["sklearn"]
         rows.append(
             SpeedRow(
@@ -245,8 +296,8 @@ def run(*, quick: bool = False) -> list[SpeedRow]:
                 peer_s=theirs["seconds"],
                 itjax_peak_mib=mine["peak_rss_mib"],
                 peer_peak_mib=theirs["peak_rss_mib"],
-                notes=f"itjax extra memory {mine['peak_rss_mib'] - base:.0f} MiB over a bare "
-                f"JAX process; compile {mine['compile_s']:.1f} s",
+                notes=f"itjax compile {mine['compile_s']:.1f} s; "
+                + _memory_note(mine, theirs, base),
             )
         )
 
@@ -262,9 +313,10 @@ def run(*, quick: bool = False) -> list[SpeedRow]:
             peer_s=theirs["seconds"],
             itjax_peak_mib=mine["peak_rss_mib"],
             peer_peak_mib=theirs["peak_rss_mib"],
-            notes=f"itjax extra memory {mine['peak_rss_mib'] - base:.0f} MiB (an (n, n, d) "
-            f"float32 tensor: {n * n * d * 4 / 2**30:.0f} GiB); H {mine['h']:.4f} vs "
-            f"{theirs['h']:.4f}; run once",
+            notes=f"{_memory_note(mine, theirs, base)}; an (n, n, d) float32 tensor would "
+            f"take {n * n * d * 4 / 2**30:.0f} GiB; H {mine['h']:.4f} vs {theirs['h']:.4f} "
+            f"(true {0.5 * d * math.log(2 * math.pi * math.e):.4f}); itjax compile "
+            f"{mine['compile_s']:.1f} s; run once",
         )
     )
     return rows

@@ -16,6 +16,36 @@ def test_xlogy_zero_times_log_zero_is_zero_with_finite_gradient():
     assert _utils.xlogy(jnp.asarray(1.0), jnp.asarray(0.0)) == -jnp.inf
 
 
+@pytest.mark.parametrize("y", [0.25, 1.0, 3.0])
+def test_xlogy_gradient_at_zero_x_is_log_y(y):
+    # xlogy is linear in x: d/dx = log y, finite wherever y > 0, as in jax.scipy.special.
+    x = jnp.asarray(0.0)
+    gx, gy = jax.grad(_utils.xlogy, argnums=(0, 1))(x, jnp.asarray(y))
+    ref_gx, ref_gy = jax.grad(jax.scipy.special.xlogy, argnums=(0, 1))(x, jnp.asarray(y))
+    assert float(gx) == pytest.approx(math.log(y), rel=1e-6, abs=1e-7)
+    assert float(gx) == pytest.approx(float(ref_gx), rel=1e-6, abs=1e-7)
+    assert float(gy) == 0.0 == float(ref_gy)
+    assert float(_utils.xlogy(x, jnp.asarray(y))) == 0.0
+
+
+def test_xlogy_value_and_gradient_at_zero_zero_are_finite():
+    g = jax.grad(_utils.xlogy, argnums=(0, 1))(jnp.asarray(0.0), jnp.asarray(0.0))
+    assert float(_utils.xlogy(jnp.asarray(0.0), jnp.asarray(0.0))) == 0.0
+    assert all(bool(jnp.isfinite(gi)) for gi in g)
+    # and x log x has a zero gradient at 0 (the derivative log x + 1 has no finite limit)
+    assert float(jax.grad(_utils.xlogx)(jnp.asarray(0.0))) == 0.0
+
+
+def test_xlogy_matches_jax_away_from_zero():
+    x = jnp.asarray([0.0, 0.5, 2.0, 1e-30])
+    y = jnp.asarray([0.7, 1e-3, 4.0, 0.2])
+    np.testing.assert_allclose(_utils.xlogy(x, y), jax.scipy.special.xlogy(x, y), rtol=1e-6)
+    ours = jax.vmap(jax.grad(_utils.xlogy, argnums=(0, 1)))(x, y)
+    ref = jax.vmap(jax.grad(jax.scipy.special.xlogy, argnums=(0, 1)))(x, y)
+    for a, b in zip(ours, ref, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
 def test_logmeanexp_matches_naive():
     a = jnp.asarray([[0.1, 2.0, -3.0], [1.0, 1.0, 1.0]])
     np.testing.assert_allclose(

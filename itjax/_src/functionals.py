@@ -45,6 +45,7 @@ from itjax._src._utils import (
     to_base,
     validate_probabilities,
     xlogx,
+    xlogy,
 )
 
 Array = jax.Array
@@ -150,13 +151,6 @@ def _kl_div_terms_from_logs(log_p: Array, log_q: Array) -> Array:
     return jnp.where(p_zero, jnp.exp(log_q), value)
 
 
-def _xlog1py(x: Array, y: Array) -> Array:
-    """x · log1p(y) with 0 · log1p(y) = 0 and a finite gradient at x = 0."""
-    x_zero = x == 0
-    safe_y = jnp.where(x_zero, jnp.zeros_like(y), y)
-    return jnp.where(x_zero, jnp.zeros_like(x * safe_y), x * jnp.log1p(safe_y))
-
-
 def _mul_or_zero(x: Array, y: Array) -> Array:
     """x · y with 0 · (±inf) = 0.
 
@@ -165,21 +159,6 @@ def _mul_or_zero(x: Array, y: Array) -> Array:
     x = 0 and y is infinite.
     """
     return x * jnp.where((x == 0) & jnp.isinf(y), 0, y)
-
-
-def _is_zero(x: Array) -> Array:
-    """1 where x = 0, 0 where x != 0 (NaN stays NaN), by arithmetic.
-
-    Not `x == 0`: XLA's CPU backend fuses arithmetic summands into its row
-    reduction, but not comparisons or selects, which would first write the whole
-    batch of summands to a temporary buffer (several times slower at 1e7 entries).
-    """
-    return 1 - jnp.abs(jnp.sign(x))
-
-
-def _times_log(x: Array, y: Array) -> Array:
-    """x · log y with 0 · log 0 = 0; gradient log y in x (finite wherever y > 0)."""
-    return x * jnp.log(y + _is_zero(x) * _is_zero(y))
 
 
 def _times_log1p(x: Array, y: Array) -> Array:
@@ -195,7 +174,7 @@ def _safe_sqrt(x: Array) -> Array:
 
 def _entr(p: Array) -> Array:
     """−p log p elementwise with 0 · log 0 = 0 and a zero gradient at p = 0; NaN for p < 0."""
-    return -_times_log(p, p)
+    return -xlogx(p)
 
 
 # --------------------------------------------------------------------------- #
@@ -387,7 +366,7 @@ def cross_entropy(
     """
     check_base(base)
     (p, q), axis, mask = _pmfs({"p": p, "q": q}, axis, where, validate)
-    return _sum(-_times_log(p, q), axis, mask, base)
+    return _sum(-xlogy(p, q), axis, mask, base)
 
 
 def cross_entropy_from_logits(
@@ -545,7 +524,7 @@ def binary_entropy(p: ArrayLike, *, base: float | None = None, validate: bool = 
     """
     check_base(base)
     (p,) = _bernoulli({"p": p}, validate)
-    return to_base(-xlogx(p) - _xlog1py(1 - p, -p), base)
+    return to_base(-xlogx(p) - _times_log1p(1 - p, -p), base)
 
 
 def binary_entropy_from_logits(
@@ -590,7 +569,7 @@ def binary_cross_entropy(
     """
     check_base(base)
     p, q = _bernoulli({"p": p, "q": q}, validate)
-    return to_base(-_times_log(p, q) - _times_log1p(1 - p, -q), base)
+    return to_base(-xlogy(p, q) - _times_log1p(1 - p, -q), base)
 
 
 def binary_cross_entropy_from_logits(

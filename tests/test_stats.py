@@ -31,6 +31,14 @@ def _gaussian_mi_of_correlation(a, b):
     return -0.5 * jnp.log1p(-r * r)
 
 
+# One compiled direct KSG call for every (300,) column pair below.
+_ksg = jax.jit(functools.partial(itjax.ksg_mutual_information, k=3))
+# Tolerance between a direct and a batched KSG call: the neighbour counts are exact
+# integer comparisons in both, so only the float32 summation order of the mean of
+# n digamma terms of size about log n differs.
+_KSG_ATOL = 300 * np.log(300) * np.finfo(np.float32).eps
+
+
 def _abs_correlation(x, y):
     x = jnp.ravel(x) - jnp.mean(x)
     y = jnp.ravel(y) - jnp.mean(y)
@@ -77,14 +85,18 @@ def test_pairwise_groups_and_kde_method():
     assert matrix[0, 1] > 0.3 and abs(matrix[0, 2]) < 0.15
 
 
-@pytest.mark.skipif(
-    not hasattr(itjax, "ksg_mutual_information"), reason="ksg_mutual_information not built yet"
-)
-def test_pairwise_ksg_is_default_method():
-    x = jnp.asarray(_correlated(200, 4, seed=2), jnp.float32)
-    matrix = itjax.pairwise_mutual_information(x, k=4)
-    direct = itjax.ksg_mutual_information(x[:, 0], x[:, 1], k=4)
-    np.testing.assert_allclose(matrix[0, 1], direct, rtol=1e-5)
+def test_pairwise_ksg_equals_direct_calls_elementwise():
+    # KSG is the default method; every entry equals a direct call on that column pair.
+    x = jnp.asarray(_correlated(300, 4, seed=2), jnp.float32)
+    matrix = itjax.pairwise_mutual_information(x, k=3, batch_size=4)
+    for a in range(4):
+        for b in range(a + 1, 4):
+            direct = _ksg(x[:, a], x[:, b])
+            np.testing.assert_allclose(matrix[a, b], direct, rtol=0, atol=_KSG_ATOL)
+            assert matrix[b, a] == matrix[a, b]
+    assert np.isnan(np.diagonal(matrix)).all()
+    # Columns 0-1 are dependent (I = log(2) / 2), columns 0 and 2 independent.
+    assert matrix[0, 1] > 0.2 and abs(matrix[0, 2]) < 0.1
 
 
 def test_pairwise_jit_equals_eager_and_estimate_results():
@@ -122,6 +134,29 @@ def test_permutation_p_value_formula_and_floor():
     assert float(result.p_value) == pytest.approx((1 + exceed) / 50)
     single = itjax.permutation_test(jax.random.key(2), _abs_correlation, x, y, num_permutations=1)
     assert float(single.p_value) in (0.5, 1.0)
+
+
+def test_permutation_test_of_ksg_matches_direct_calls():
+    x = _correlated(300, 4, seed=17).astype(np.float32)
+    estimator = functools.partial(itjax.ksg_mutual_information, k=3)
+    num = 39
+    result = jax.jit(
+        lambda key, x, y: itjax.permutation_test(key, estimator, x, y, num_permutations=num)
+    )(jax.random.key(18), x[:, 0], x[:, 1])
+    assert result.null.shape == (num,)
+    direct = _ksg(x[:, 0], x[:, 1])
+    np.testing.assert_allclose(result.statistic, direct, rtol=0, atol=_KSG_ATOL)
+    # The null sample j is the estimate on y permuted by the j-th of num split keys.
+    data = jax.random.key_data(jax.random.split(jax.random.key(18), num))
+    for j in (0, num // 2, num - 1):
+        perm = jax.random.permutation(jax.random.wrap_key_data(data[j]), 300)
+        direct = _ksg(x[:, 0], x[perm, 1])
+        np.testing.assert_allclose(result.null[j], direct, rtol=0, atol=_KSG_ATOL)
+    # The p-value is exactly (1 + #{null >= statistic}) / (1 + B) of its own samples.
+    exceed = int(np.sum(np.asarray(result.null) >= np.asarray(result.statistic)))
+    assert float(result.p_value) == np.float32((1 + exceed) / (1 + num))
+    # Dependent columns: no permutation reaches the observed estimate.
+    assert exceed == 0
 
 
 def test_permutation_null_has_the_exact_permutation_moments(x64):
@@ -169,6 +204,29 @@ def test_permutation_test_with_copula_mi_detects_dependence():
     )
     assert float(dependent.p_value) == pytest.approx(1 / 200)
     np.testing.assert_allclose(dependent.statistic, estimator(x[:, 0], x[:, 1]), rtol=1e-6)
+
+
+@pytest.mark.parametrize("batch_size", [1, 7, 16, 50])
+def test_batch_size_changes_chunks_not_results(batch_size):
+    # 50 permutations in ceil(50 / batch_size) equal chunks (the last index repeated
+    # to fill them): the estimator is traced once for the statistic and once for the
+    # batch, never for a remainder chunk, and the null does not depend on the chunks.
+    traces = []
+
+    def counting(x, y):
+        traces.append(1)
+        return jnp.sum(x * y)
+
+    x, y = np.random.default_rng(20).integers(-8, 8, size=(2, 30)).astype(np.float32)
+    result = itjax.permutation_test(
+        jax.random.key(21), counting, x, y, num_permutations=50, batch_size=batch_size
+    )
+    assert len(traces) == 2
+    reference = itjax.permutation_test(
+        jax.random.key(21), lambda a, b: jnp.sum(a * b), x, y, num_permutations=50, batch_size=50
+    )
+    # Sums of small integers: exact in float32 whatever the vector width.
+    np.testing.assert_array_equal(result.null, reference.null)
 
 
 def test_no_retrace_on_new_data():

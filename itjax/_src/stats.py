@@ -1,14 +1,15 @@
 """Batched statistics: pairwise MI matrices, permutation nulls and bootstrap intervals.
 
 Each helper turns many estimates into one compiled call: the batch (column pairs,
-permutations, resamples) is an index axis mapped by `lax.map` in vectorized
-chunks of `batch_size` problems, so that peak memory is `batch_size` times the
-memory of one estimate. With `mesh=` the batch axis is split over the devices of
-a `jax.sharding.Mesh` by `jax.shard_map` (every device holds the data and runs
-its share of the batch); the result is the same as without a mesh up to the
-rounding of a different vector width. The same code runs across processes after
-`jax.distributed.initialize` with a mesh over `jax.devices()` (see
-`examples/distributed_pairwise_mi.py`).
+permutations, resamples) is an index axis mapped by `lax.map` in equal vectorized
+chunks of at most `batch_size` problems (the last index repeated to fill the last
+chunk, the extra results dropped, so that the estimator compiles once), and peak
+memory is about `batch_size` times the memory of one estimate. With `mesh=` the
+batch axis is split over the devices of a `jax.sharding.Mesh` by `jax.shard_map`
+(every device holds the data and runs its share of the batch); the result is the
+same as without a mesh up to the rounding of a different vector width. The same
+code runs across processes after `jax.distributed.initialize` with a mesh over
+`jax.devices()` (see `examples/distributed_pairwise_mi.py`).
 
 The estimator is a function of arrays whose configuration is fixed beforehand,
 e.g. `functools.partial(itjax.ksg_mutual_information, k=5)`: build it once and
@@ -201,8 +202,8 @@ def _split(key: Array, num: int) -> tuple[Array, Any]:
     """`num` keys from `key`, as raw key data `(num, ...)` and the PRNG implementation.
 
     The batch map indexes the keys by problem; it indexes their raw data so that the
-    key-reuse checker sees each typed key made once (padding problems under a mesh
-    repeat the last index and are dropped).
+    key-reuse checker sees each typed key made once (padding problems repeat the
+    last index and are dropped).
     """
     if not jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
         key = jax.random.wrap_key_data(key)
@@ -215,6 +216,19 @@ def _key(data: Array, i: Array, impl: Any) -> Array:
     return jax.random.wrap_key_data(data[i], impl=impl)
 
 
+def _chunks(size: int, batch_size: int) -> tuple[int, int]:
+    """Balanced chunks for `size` problems, at most `batch_size` at a time.
+
+    Returns (per, total): ceil(size / batch_size) chunks of `per` problems each,
+    `total = chunks * per >= size` (less than one extra problem per chunk). Equal
+    chunks make `lax.map` compile the estimator once; a remainder chunk of
+    another width would compile it a second time.
+    """
+    chunks = -(-size // batch_size)
+    per = -(-size // chunks)
+    return per, chunks * per
+
+
 def _map_batch(
     fn: Callable[[Array, Any], Array],
     size: int,
@@ -223,23 +237,23 @@ def _map_batch(
     batch_size: int,
     mesh: Mesh | None,
 ) -> Array:
-    """[fn(i, shared) for i in range(size)] as one array, `batch_size` problems at a time.
+    """[fn(i, shared) for i in range(size)] as one array, at most `batch_size` problems at a time.
 
-    With a mesh, the indices are padded to a multiple of the number of devices
-    (repeating the last one), split over all mesh axes by `jax.shard_map`, and the
-    padding is dropped from the result; `shared` is replicated.
+    The indices are padded (repeating the last one) to whole equal chunks (`_chunks`)
+    and the padding is dropped from the result. With a mesh, every device gets the
+    same number of chunks: the indices are split over all mesh axes by
+    `jax.shard_map`, and `shared` is replicated.
     """
-    if mesh is None:
-        index = jnp.arange(size, dtype=jnp.int32)
-        return lax.map(lambda i: fn(i, shared), index, batch_size=min(batch_size, size))
-    shards = mesh.size
-    local = -(-size // shards)
+    shards = 1 if mesh is None else mesh.size
+    per, local = _chunks(-(-size // shards), batch_size)
     index = jnp.minimum(jnp.arange(local * shards, dtype=jnp.int32), size - 1)
+    if mesh is None:
+        return lax.map(lambda i: fn(i, shared), index, batch_size=per)[:size]
     spec = PartitionSpec(mesh.axis_names)
     index = jax.device_put(index, NamedSharding(mesh, spec))
 
     def run_local(index: Array, shared: Any) -> Array:
-        return lax.map(lambda i: fn(i, shared), index, batch_size=min(batch_size, local))
+        return lax.map(lambda i: fn(i, shared), index, batch_size=per)
 
     out = jax.shard_map(
         run_local, mesh=mesh, in_specs=(spec, PartitionSpec()), out_specs=spec, check_vma=False
@@ -281,8 +295,8 @@ def pairwise_mutual_information(
         or a callable estimator(x_a, y_b) -> scalar taking `(n, s)` arrays.
       groups: None (every column its own variable) or a sequence of g >= 2 groups
         of column indices, all of the same size s (static).
-      batch_size: pairs vectorized at a time (static); peak memory is about
-        `batch_size` times that of one estimate.
+      batch_size: at most this many pairs vectorized at a time (static); peak
+        memory is about `batch_size` times that of one estimate.
       mesh: a `jax.sharding.Mesh`: split the pairs over all its devices
         (`jax.shard_map`; x is replicated). None: the default device.
       **config: static keyword configuration of the estimator (e.g. `k=5`,
@@ -342,7 +356,7 @@ def permutation_test(
       x: samples `(n, d_x)` or `(n,)`.
       y: samples `(n, d_y)` or `(n,)`, paired with x row by row.
       num_permutations: B >= 1, the number of permutations (static).
-      batch_size: permutations vectorized at a time (static).
+      batch_size: at most this many permutations vectorized at a time (static).
       mesh: a `jax.sharding.Mesh` to split the permutations over its devices.
 
     Returns:
@@ -405,7 +419,7 @@ def bootstrap(
         first); they are resampled by rows together.
       num_resamples: B >= 1, the number of resamples (static).
       confidence: c in (0, 1), the coverage of the interval (static).
-      batch_size: resamples vectorized at a time (static).
+      batch_size: at most this many resamples vectorized at a time (static).
       mesh: a `jax.sharding.Mesh` to split the resamples over its devices.
 
     Returns:

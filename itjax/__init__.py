@@ -7,8 +7,10 @@ unless `base=` says otherwise. Each private module lists its public names in
 """
 
 from itjax._src import (
+    binary,
     copula,
     discrete,
+    divergences,
     functionals,
     gaussian,
     joint,
@@ -19,8 +21,10 @@ from itjax._src import (
     transport,
 )
 from itjax._src._utils import Estimate as Estimate
+from itjax._src.binary import *  # noqa: F403
 from itjax._src.copula import *  # noqa: F403
 from itjax._src.discrete import *  # noqa: F403
+from itjax._src.divergences import *  # noqa: F403
 from itjax._src.functionals import *  # noqa: F403
 from itjax._src.gaussian import *  # noqa: F403
 from itjax._src.joint import *  # noqa: F403
@@ -43,8 +47,10 @@ __all__ = sorted(
     | {
         name
         for module in (
+            binary,
             copula,
             discrete,
+            divergences,
             functionals,
             gaussian,
             joint,

@@ -1,4 +1,4 @@
-"""Tests of the exact discrete functionals (itjax/_src/functionals.py).
+"""Tests of the exact discrete functionals (functionals.py, divergences.py, binary.py).
 
 Oracles: scipy.stats.entropy, scipy.special (entr, rel_entr, kl_div, xlogy,
 softmax, log_softmax), scipy.spatial.distance.jensenshannon, optax's losses,

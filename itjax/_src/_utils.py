@@ -59,6 +59,16 @@ def xlogy(x: Array, y: Array) -> Array:
     return x * jnp.log(y + _is_zero(x) * _is_zero(y))
 
 
+def mul_or_zero(x: Array, y: Array) -> Array:
+    """x · y with 0 · (±inf) = 0.
+
+    Linear in x, so the gradient in x is y wherever y is finite (also at x = 0,
+    where a cross-entropy is still differentiable in its targets), and 0 where
+    x = 0 and y is infinite.
+    """
+    return x * jnp.where((x == 0) & jnp.isinf(y), 0, y)
+
+
 def xlogx(x: Array) -> Array:
     """x · log x with 0 · log 0 = 0 and a zero (finite) gradient at 0."""
     return xlogy(x, x)

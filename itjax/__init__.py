@@ -17,6 +17,7 @@ from itjax._src import (
     kde,
     knn,
     montecarlo,
+    nsb,
     stats,
     transport,
 )
@@ -37,6 +38,7 @@ from itjax._src.neural import train as _train
 from itjax._src.neural.bounds import *  # noqa: F403
 from itjax._src.neural.critics import *  # noqa: F403
 from itjax._src.neural.train import *  # noqa: F403
+from itjax._src.nsb import *  # noqa: F403
 from itjax._src.stats import *  # noqa: F403
 from itjax._src.transport import *  # noqa: F403
 
@@ -57,6 +59,7 @@ __all__ = sorted(
             kde,
             knn,
             montecarlo,
+            nsb,
             stats,
             transport,
             _bounds,

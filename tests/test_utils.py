@@ -95,3 +95,16 @@ def test_mean_and_stderr():
     est = _utils.mean_and_stderr(jnp.asarray([1.0, 2.0, 3.0, 4.0]))
     assert float(est.value) == pytest.approx(2.5)
     assert float(est.stderr) == pytest.approx(np.std([1, 2, 3, 4], ddof=1) / 2, rel=1e-6)
+
+
+def test_check_key_accepts_one_key_and_names_the_argument_otherwise():
+    typed, raw = jax.random.split(jax.random.key(0))
+    assert _utils.check_key(typed) is typed
+    raw_data = jax.random.key_data(raw)
+    assert _utils.check_key(raw_data) is raw_data
+    with pytest.raises(TypeError, match="key must be a PRNG key"):
+        _utils.check_key(0)
+    with pytest.raises(ValueError, match=r"single PRNG key, got a key array of shape \(2,\)"):
+        _utils.check_key(jax.random.split(jax.random.key(1)))
+    with pytest.raises(TypeError, match="dtype float32"):
+        _utils.check_key(jnp.zeros(2))

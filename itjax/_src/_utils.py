@@ -224,6 +224,22 @@ def check_samples(x: ArrayLike, name: str) -> Array:
     return arr
 
 
+def check_key(key: ArrayLike) -> Array:
+    """A single PRNG key: a typed key array of shape () or a raw uint32 key of shape (2,)."""
+    if isinstance(key, numbers.Number) or not hasattr(key, "dtype"):
+        raise TypeError(f"key must be a PRNG key (jax.random.key), got {type(key).__name__}")
+    if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+        if key.shape != ():
+            raise ValueError(f"key must be a single PRNG key, got a key array of shape {key.shape}")
+        return key
+    if key.dtype == jnp.uint32 and key.shape == (2,):
+        return key
+    raise TypeError(
+        f"key must be a PRNG key (jax.random.key), got an array of dtype {key.dtype} "
+        f"and shape {key.shape}"
+    )
+
+
 def _is_concrete(x: Array) -> bool:
     return not isinstance(x, jax.core.Tracer)
 

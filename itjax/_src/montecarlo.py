@@ -20,7 +20,6 @@ and its standard error sqrt(var / n) (ddof = 1).
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable
 
 import jax
@@ -33,6 +32,7 @@ from itjax._src._utils import (
     as_float_array,
     check_axis,
     check_base,
+    check_key,
     check_static_int,
     mean_and_stderr,
     to_base,
@@ -42,6 +42,9 @@ from itjax._src._utils import (
 __all__ = ["k1_kl_divergence", "k2_kl_divergence", "k3_kl_divergence", "mc_kl_divergence"]
 
 Array = jax.Array
+
+# The former private name of the key check, still imported from here by stats.py.
+_check_key = check_key
 
 
 def _k1(log_ratio: Array) -> Array:
@@ -243,7 +246,7 @@ def mc_kl_divergence(
     if not isinstance(estimator, str) or estimator not in _TERMS:
         raise ValueError(f"estimator must be 'k1', 'k2' or 'k3', got {estimator!r}")
     check_base(base)
-    key = _check_key(key)
+    key = check_key(key)
     samples = jax.vmap(sample_p)(jax.random.split(key, num_samples))
     log_ratio = _scalar_per_sample(log_q, samples, "log_q") - _scalar_per_sample(
         log_p, samples, "log_p"
@@ -263,19 +266,3 @@ def _scalar_per_sample(log_density: Callable[[Array], Array], samples, name: str
     if not jnp.issubdtype(values.dtype, jnp.floating):
         raise TypeError(f"{name} must return a floating value, got dtype {values.dtype}")
     return values
-
-
-def _check_key(key: ArrayLike) -> Array:
-    """A single PRNG key: a typed key array of shape () or a raw uint32 key of shape (2,)."""
-    if isinstance(key, numbers.Number) or not hasattr(key, "dtype"):
-        raise TypeError(f"key must be a PRNG key (jax.random.key), got {type(key).__name__}")
-    if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
-        if key.shape != ():
-            raise ValueError(f"key must be a single PRNG key, got a key array of shape {key.shape}")
-        return key
-    if key.dtype == jnp.uint32 and key.shape == (2,):
-        return key
-    raise TypeError(
-        f"key must be a PRNG key (jax.random.key), got an array of dtype {key.dtype} "
-        f"and shape {key.shape}"
-    )

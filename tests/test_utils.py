@@ -108,3 +108,17 @@ def test_check_key_accepts_one_key_and_names_the_argument_otherwise():
         _utils.check_key(jax.random.split(jax.random.key(1)))
     with pytest.raises(TypeError, match="dtype float32"):
         _utils.check_key(jnp.zeros(2))
+
+
+def test_expm1mx_series_keeps_relative_precision_near_zero(dtype):
+    from decimal import Decimal, localcontext
+
+    dtype = np.dtype(dtype)
+    t = np.asarray([-0.5, -0.3, -1e-3, -1e-7, 1e-12, 1e-5, 0.1, 0.5], dtype=dtype)
+    with localcontext() as ctx:
+        ctx.prec = 50
+        exact = [float(Decimal(float(x)).exp() - 1 - Decimal(float(x))) for x in t]
+    got = np.asarray(_utils.expm1mx_series(jnp.asarray(t)))
+    assert got.dtype == dtype
+    # a Horner sum of positive-ratio terms: a few roundings, no cancellation
+    np.testing.assert_allclose(got, exact, rtol=8 * np.finfo(dtype).eps, atol=0)

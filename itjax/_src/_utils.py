@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import jax
@@ -72,6 +72,34 @@ def mul_or_zero(x: Array, y: Array) -> Array:
 def xlogx(x: Array) -> Array:
     """x · log x with 0 · log 0 = 0 and a zero (finite) gradient at 0."""
     return xlogy(x, x)
+
+
+# |t| below which `expm1mx_series` is used for e^t − 1 − t.
+EXPM1MX_SERIES_RADIUS = 0.5
+
+
+def series_length(dtype: Any, ratio: Callable[[int], float]) -> int:
+    """Fewest terms n with ratio(n) below the machine epsilon of `dtype`."""
+    eps = float(jnp.finfo(dtype).eps)
+    n = 1
+    while ratio(n) > eps:
+        n += 1
+    return n
+
+
+def expm1mx_series(t: Array) -> Array:
+    """e^t − 1 − t = t²·Σ_j t^j/(j + 2)! for |t| <= `EXPM1MX_SERIES_RADIUS`.
+
+    No cancellation near t = 0, where expm1(t) − t loses all digits; summed by
+    Horner to the precision of the dtype. The caller selects the branch and
+    passes a harmless t (e.g. 0) elsewhere (double `where`).
+    """
+    r = EXPM1MX_SERIES_RADIUS
+    n = series_length(t.dtype, lambda j: 2 * r**j / math.factorial(j + 2))
+    series = jnp.zeros_like(t)
+    for j in reversed(range(n)):
+        series = series * t + 1.0 / math.factorial(j + 2)
+    return t * t * series
 
 
 def safe_log(x: Array) -> Array:

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -39,14 +38,17 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from itjax._src._utils import (
+    EXPM1MX_SERIES_RADIUS,
     as_float_array,
     as_int_array,
     check_axis,
     check_base,
     check_same_shape,
     check_static_float,
+    expm1mx_series,
     mul_or_zero,
     require_concrete,
+    series_length,
     to_base,
     validate_probabilities,
     xlogx,
@@ -74,17 +76,6 @@ __all__ = [
 
 # |s| below which the series of the KL term is used (s = (q - p) / (q + p)).
 _KL_SERIES_RADIUS = 0.25
-# |d| below which the series of e^d - 1 - d is used (d = log q - log p).
-_EXPM1MX_SERIES_RADIUS = 0.5
-
-
-def _series_length(dtype, ratio: Callable[[int], float]) -> int:
-    """Fewest terms n with ratio(n) below the machine epsilon of `dtype`."""
-    eps = float(jnp.finfo(dtype).eps)
-    n = 1
-    while ratio(n) > eps:
-        n += 1
-    return n
 
 
 def _kl_div_terms(p: Array, q: Array, q_minus_p: Array) -> Array:
@@ -104,7 +95,7 @@ def _kl_div_terms(p: Array, q: Array, q_minus_p: Array) -> Array:
     q1 = jnp.where(both, q, 1)
     s = jnp.where(both, q_minus_p, 0) / (p1 + q1)
     s2 = s * s
-    n = _series_length(p.dtype, lambda k: (_KL_SERIES_RADIUS**2) ** k)
+    n = series_length(p.dtype, lambda k: (_KL_SERIES_RADIUS**2) ** k)
     series = jnp.zeros_like(s2)
     for k in reversed(range(n)):
         series = series * s2 + 1.0 / (2 * k + 3)
@@ -128,15 +119,10 @@ def _kl_div_terms_from_logs(log_p: Array, log_q: Array) -> Array:
     d = log_q1 - log_p1
     p = jnp.exp(log_p1)
     q = jnp.exp(log_q1)
-    r = _EXPM1MX_SERIES_RADIUS
-    n = _series_length(log_p.dtype, lambda j: 2 * r**j / math.factorial(j + 2))
-    d_near = jnp.where(jnp.abs(d) < r, d, 0)
-    series = jnp.zeros_like(d)
-    for j in reversed(range(n)):
-        series = series * d_near + 1.0 / math.factorial(j + 2)
-    near = p * d_near * d_near * series
+    near = jnp.abs(d) < EXPM1MX_SERIES_RADIUS
+    value_near = p * expm1mx_series(jnp.where(near, d, 0))
     far = q - p - p * d
-    value = jnp.where(jnp.abs(d) < r, near, far)
+    value = jnp.where(near, value_near, far)
     return jnp.where(p_zero, jnp.exp(log_q), value)
 
 

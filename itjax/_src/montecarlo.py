@@ -19,21 +19,21 @@ and its standard error sqrt(var / n) (ddof = 1).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax.typing import ArrayLike
 
 from itjax._src._utils import (
+    EXPM1MX_SERIES_RADIUS,
     Estimate,
     as_float_array,
     check_axis,
     check_base,
     check_key,
     check_static_int,
+    expm1mx_series,
     mean_and_stderr,
     to_base,
     validate_finite,
@@ -57,12 +57,6 @@ def _k2(log_ratio: Array) -> Array:
     return 0.5 * jnp.square(log_ratio)
 
 
-# e^t - 1 - t = t^2 sum_{j>=0} t^j / (j + 2)!; for |t| < 1/2, 16 terms bring the
-# truncation below float64 rounding.
-_SERIES_CUTOFF = 0.5
-_SERIES = np.array([1.0 / math.factorial(j + 2) for j in range(16)][::-1])
-
-
 def _k3(log_ratio: Array) -> Array:
     """k3 = (r - 1) - log r = e^t - 1 - t for t = log r, accurate also near r = 1.
 
@@ -72,10 +66,8 @@ def _k3(log_ratio: Array) -> Array:
     the unused branch stays finite, also in gradients).
     """
     t = log_ratio
-    small = jnp.abs(t) < _SERIES_CUTOFF
-    t_small = jnp.where(small, t, jnp.zeros_like(t))
-    series = t_small**2 * jnp.polyval(jnp.asarray(_SERIES, dtype=t.dtype), t_small)
-    return jnp.where(small, series, jnp.expm1(t) - t)
+    small = jnp.abs(t) < EXPM1MX_SERIES_RADIUS
+    return jnp.where(small, expm1mx_series(jnp.where(small, t, 0)), jnp.expm1(t) - t)
 
 
 _TERMS = {"k1": _k1, "k2": _k2, "k3": _k3}

@@ -282,7 +282,8 @@ def require_concrete(x: Array, name: str, what: str = "validate=True") -> np.nda
     return np.asarray(x)
 
 
-def _first_index(mask: np.ndarray) -> tuple[int, ...]:
+def first_index(mask: np.ndarray) -> tuple[int, ...]:
+    """The index of the first True entry of `mask` (C order), for error messages."""
     return tuple(int(i) for i in np.argwhere(mask)[0])
 
 
@@ -291,7 +292,7 @@ def validate_finite(x: Array, name: str) -> None:
     value = require_concrete(x, name)
     bad = ~np.isfinite(value)
     if bad.any():
-        idx = _first_index(bad)
+        idx = first_index(bad)
         raise ValueError(f"{name} must be finite; {name}[{idx}] = {value[idx]}")
 
 
@@ -308,7 +309,7 @@ def validate_probabilities(
     validate_finite(p, name)
     negative = value < 0
     if negative.any():
-        idx = _first_index(negative)
+        idx = first_index(negative)
         raise ValueError(f"{name} must be non-negative; {name}[{idx}] = {value[idx]}")
     totals = value.sum(axis=axis)
     if atol is None:
@@ -319,7 +320,7 @@ def validate_probabilities(
         if off:
             raise ValueError(f"{name} must sum to 1 along axis {axis}, got {float(totals):.8g}")
     elif off.any():
-        idx = _first_index(off)
+        idx = first_index(off)
         raise ValueError(
             f"{name} must sum to 1 along axis {axis}; the distribution at batch index "
             f"{idx} sums to {totals[idx]:.8g}"

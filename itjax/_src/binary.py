@@ -18,6 +18,7 @@ from itjax._src._utils import (
     as_float_array,
     check_base,
     check_same_shape,
+    first_index,
     mul_or_zero,
     require_concrete,
     to_base,
@@ -52,7 +53,7 @@ def _bernoulli(named: dict[str, ArrayLike], validate: bool) -> list[Array]:
             value = require_concrete(x, name)
             bad = ~((value >= 0) & (value <= 1))
             if bad.any():
-                idx = tuple(int(i) for i in np.argwhere(np.atleast_1d(bad))[0])
+                idx = first_index(np.atleast_1d(bad))
                 shown = value[idx] if value.ndim else value
                 raise ValueError(f"{name} must lie in [0, 1]; {name}[{idx}] = {shown}")
     return arrays
@@ -152,5 +153,5 @@ def _validate_not_nan(x: Array, name: str) -> None:
     value = require_concrete(x, name)
     bad = np.isnan(value)
     if bad.any():
-        idx = tuple(int(i) for i in np.argwhere(np.atleast_1d(bad))[0])
+        idx = first_index(np.atleast_1d(bad))
         raise ValueError(f"{name} must not be NaN; {name}[{idx}] is NaN")

@@ -29,6 +29,7 @@ from itjax._src._utils import (
     check_axis,
     check_base,
     check_static_int,
+    first_index,
     require_concrete,
     to_base,
     validate_finite,
@@ -71,7 +72,7 @@ def _validate_labels(labels: Array, num_classes: int, name: str) -> None:
     value = require_concrete(labels, name)
     bad = (value < 0) | (value >= num_classes)
     if bad.any():
-        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        idx = first_index(bad)
         raise ValueError(f"{name} must lie in [0, {num_classes}); {name}[{idx}] = {value[idx]}")
 
 
@@ -99,13 +100,13 @@ def _validate_counts(counts: Array) -> None:
     value = require_concrete(counts, "counts")
     for bad, what in ((value < 0, "non-negative"), (value != np.round(value), "whole numbers")):
         if bad.any():
-            idx = tuple(int(i) for i in np.argwhere(bad)[0])
+            idx = first_index(bad)
             raise ValueError(f"counts must be {what}; counts[{idx}] = {value[idx]}")
     empty = value.sum(axis=-1) == 0
     if empty.any():
         raise ValueError(
             "counts must hold at least one sample per histogram; the histogram at batch "
-            f"index {tuple(int(i) for i in np.argwhere(empty)[0])} is empty"
+            f"index {first_index(empty)} is empty"
         )
 
 

@@ -46,6 +46,7 @@ from itjax._src._utils import (
     check_same_shape,
     check_static_float,
     expm1mx_series,
+    first_index,
     mul_or_zero,
     require_concrete,
     series_length,
@@ -183,11 +184,11 @@ def _validate_logits(x: Array, name: str, axis: int) -> None:
     value = require_concrete(x, name)
     bad = np.isnan(value) | (value == np.inf)
     if bad.any():
-        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        idx = first_index(bad)
         raise ValueError(f"{name} must be finite or -inf; {name}[{idx}] = {value[idx]}")
     empty = np.all(value == -np.inf, axis=axis)
     if np.any(empty):
-        idx = tuple(int(i) for i in np.argwhere(np.atleast_1d(empty))[0])
+        idx = first_index(np.atleast_1d(empty))
         raise ValueError(
             f"{name} must have a finite logit in every distribution along axis {axis}; "
             f"the distribution at batch index {idx} has none"
@@ -424,7 +425,7 @@ def cross_entropy_from_labels(
     if validate:
         hit = np.asarray(require_concrete(one_hot, "labels")).sum(axis=axis)
         if not hit.all():
-            idx = tuple(int(i) for i in np.argwhere(np.atleast_1d(hit == 0))[0])
+            idx = first_index(np.atleast_1d(hit == 0))
             raise ValueError(
                 f"labels must index an included class in [0, {logits.shape[axis]}); "
                 f"labels[{idx}] = {np.asarray(labels)[idx] if labels.ndim else int(labels)}"

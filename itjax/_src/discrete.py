@@ -305,12 +305,9 @@ def miller_madow_entropy(
     of information estimates"). A cheap default when most bins are well filled.
 
     Args:
-      counts: histogram(s) with the K bins on `axis`; integer or float.
+      counts, axis, base, validate: as in `plugin_entropy`.
       support_size: static known number of symbols with non-zero probability, used in
         place of the observed m.
-      axis: the bins axis.
-      base: logarithm base (None for nats, 2 for bits).
-      validate: eagerly refuse negative, non-integer or non-finite counts, empty histograms.
 
     Returns:
       The estimate, shape of `counts` without `axis`.
@@ -345,10 +342,7 @@ def grassberger_entropy(
     whole-number counts. A single sample gives γ + log 2, not 0.
 
     Args:
-      counts: histogram(s) with the K bins on `axis`; integer or float.
-      axis: the bins axis.
-      base: logarithm base (None for nats, 2 for bits).
-      validate: eagerly refuse negative, non-integer or non-finite counts, empty histograms.
+      counts, axis, base, validate: as in `plugin_entropy`.
 
     Returns:
       The estimate, shape of `counts` without `axis`.
@@ -384,10 +378,7 @@ def chao_shen_entropy(
     many unseen symbols; needs whole-number counts.
 
     Args:
-      counts: histogram(s) with the K bins on `axis`; integer or float.
-      axis: the bins axis.
-      base: logarithm base (None for nats, 2 for bits).
-      validate: eagerly refuse negative, non-integer or non-finite counts, empty histograms.
+      counts, axis, base, validate: as in `plugin_entropy`.
 
     Returns:
       The estimate, shape of `counts` without `axis`.
@@ -426,10 +417,7 @@ def jackknife_entropy(
     the 1/N bias term without knowing its form. N = 1 returns the plug-in value 0.
 
     Args:
-      counts: histogram(s) with the K bins on `axis`; integer or float.
-      axis: the bins axis.
-      base: logarithm base (None for nats, 2 for bits).
-      validate: eagerly refuse negative, non-integer or non-finite counts, empty histograms.
+      counts, axis, base, validate: as in `plugin_entropy`.
 
     Returns:
       The estimate, shape of `counts` without `axis`.
@@ -470,10 +458,7 @@ def james_stein_entropy(
     undersampled histograms; slightly biased towards log K.
 
     Args:
-      counts: histogram(s) with the K bins on `axis`; integer or float.
-      axis: the bins axis.
-      base: logarithm base (None for nats, 2 for bits).
-      validate: eagerly refuse negative, non-integer or non-finite counts, empty histograms.
+      counts, axis, base, validate: as in `plugin_entropy`.
 
     Returns:
       The estimate, shape of `counts` without `axis`.

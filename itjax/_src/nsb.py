@@ -58,11 +58,8 @@ def dirichlet_entropy(
     `axis`.
 
     Args:
-      counts: histogram(s) with the K bins on `axis`; integer or float.
+      counts, axis, base, validate: as in `plugin_entropy`.
       pseudocount: static a >= 0 added to every bin.
-      axis: the bins axis.
-      base: logarithm base (None for nats, 2 for bits).
-      validate: eagerly refuse negative, non-integer or non-finite counts, empty histograms.
 
     Returns:
       The estimate, shape of `counts` without `axis`.
@@ -329,10 +326,7 @@ def nsb_entropy(
     16 a fractional count interpolates the evidence linearly).
 
     Args:
-      counts: histogram(s) with the K bins on `axis`; integer or float.
-      axis: the bins axis.
-      base: logarithm base (None for nats, 2 for bits).
-      validate: eagerly refuse negative, non-integer or non-finite counts, empty histograms.
+      counts, axis, base, validate: as in `plugin_entropy`.
 
     Returns:
       `Estimate(value, stderr)`: the posterior mean and standard deviation of H, each

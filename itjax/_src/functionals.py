@@ -2,8 +2,8 @@
 
 Also label smoothing, the distillation loss and the Fisher information of the
 softmax. The Jensen–Shannon, Rényi and f-divergences are in `divergences.py`,
-the Bernoulli forms in `binary.py`; the private helpers here (accurate KL terms,
-argument handling) serve all three.
+which shares the private helpers here (accurate KL terms, argument handling);
+the Bernoulli forms are in `binary.py`.
 
 Plain names take probabilities along `axis` (like `scipy.stats.entropy`);
 `*_from_logits` names take unnormalized log-probabilities and work in log space,

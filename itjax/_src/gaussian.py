@@ -40,6 +40,7 @@ from itjax._src._utils import (
     as_float_array,
     check_axis,
     check_base,
+    first_index,
     require_concrete,
     to_base,
     validate_finite,
@@ -117,10 +118,6 @@ def _check_gaussians(mean_p, cov_p, mean_q, cov_q) -> list[Array]:
     return _broadcast(named, {"mean_p": 1, "cov_p": 2, "mean_q": 1, "cov_q": 2})
 
 
-def _first_index(mask: np.ndarray) -> tuple[int, ...]:
-    return tuple(int(i) for i in np.argwhere(mask)[0])
-
-
 def _validate_cov(cov: Array, name: str) -> None:
     """Eagerly refuse a covariance that is not finite, symmetric and positive definite."""
     value = require_concrete(cov, name)
@@ -131,13 +128,13 @@ def _validate_cov(cov: Array, name: str) -> None:
         np.abs(value - np.swapaxes(value, -1, -2)) > 64 * eps * scale, axis=(-2, -1)
     )
     if asymmetric.any():
-        where = f" at batch index {_first_index(asymmetric)}" if value.ndim > 2 else ""
+        where = f" at batch index {first_index(asymmetric)}" if value.ndim > 2 else ""
         raise ValueError(f"{name} must be a symmetric matrix, got an asymmetric one{where}")
     # The same factorization as the fast path, in the same dtype: if it fails here,
     # the fast path would return NaN.
     failed = np.isnan(np.asarray(jnp.linalg.cholesky(cov))).any(axis=(-2, -1))
     if failed.any():
-        where = f" at batch index {_first_index(failed)}" if value.ndim > 2 else ""
+        where = f" at batch index {first_index(failed)}" if value.ndim > 2 else ""
         raise ValueError(
             f"{name} must be positive definite; its Cholesky factorization fails{where}"
         )
@@ -149,7 +146,7 @@ def _validate_var(var: Array, name: str) -> None:
     validate_finite(var, name)
     bad = ~(value > 0)
     if bad.any():
-        idx = _first_index(bad)
+        idx = first_index(bad)
         raise ValueError(f"{name} must be positive; {name}[{idx}] = {value[idx]}")
 
 

@@ -116,6 +116,46 @@ def check_kernel(dtype, n, m, d, norm, same):
         assert not np.any(rows == np.arange(n)[:, None])
 
 
+@pytest.mark.parametrize("dtype_", [np.float32, np.float64])
+def test_sort_key_orders_like_the_floats(dtype_):
+    values = np.array([-np.inf, -3.5, -1e-30, -0.0, 0.0, 1e-30, 2.0, 7.25e10, np.inf], dtype_)
+    shuffled = np.random.default_rng(0).permutation(values)
+    with jax.enable_x64(dtype_ == np.float64):
+        key = knn._sort_key(jnp.asarray(shuffled))
+        back = np.asarray(knn._from_sort_key(key, shuffled.dtype))
+        ordered = np.asarray(knn._from_sort_key(jnp.sort(key), shuffled.dtype))
+    assert back.tobytes() == shuffled.tobytes()  # the map is exactly invertible
+    np.testing.assert_array_equal(ordered, values)
+
+
+def test_orders_packed_and_exact():
+    keys = jnp.asarray(np.random.default_rng(1).integers(-(2**31), 2**31 - 1, (2, 1000)), jnp.int32)
+    packed = np.asarray(knn._orders(keys))  # 10 index bits, 22 key bits: the packed path
+    exact = np.asarray(lax_sort_order(keys))
+    k = np.asarray(keys)
+    for j in range(2):
+        assert sorted(packed[j]) == list(range(1000))  # a permutation
+        assert np.all(np.diff(k[j, packed[j]] >> 10) >= 0)  # sorted by the leading 22 bits
+        np.testing.assert_array_equal(k[j, exact[j]], np.sort(k[j]))
+
+
+def lax_sort_order(keys):
+    return jax.lax.sort(
+        (keys, jnp.broadcast_to(jnp.arange(keys.shape[1]), keys.shape)), num_keys=1
+    )[1]
+
+
+@pytest.mark.parametrize("key_bits, packed_bits", [(33, 31), (20, 0)])
+def test_partition_variants_find_the_same_neighbours(monkeypatch, key_bits, packed_bits):
+    """Exact ranks instead of packed ones, and two-key cuts instead of packed ones."""
+    x = jax.random.normal(jax.random.key(5), (3000, 3))
+    expect = np.asarray(knn._knn(x, x, k=3, norm="max", exclude_self=True)[0])
+    monkeypatch.setattr(knn, "_KEY_BITS", key_bits)
+    monkeypatch.setattr(knn, "_PACKED_BITS", packed_bits)
+    fresh = jax.jit(lambda x: knn._knn_tree(x, x, k=4, norm="max", same=True, with_rows=False)[0])
+    np.testing.assert_array_equal(np.asarray(fresh(x))[:, 1:], expect)
+
+
 def test_knn_duplicates_and_scales():
     rng = np.random.default_rng(0)
     x = np.round(rng.standard_normal((2000, 2)), 1)  # many exact ties and duplicates

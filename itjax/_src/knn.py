@@ -63,6 +63,8 @@ _QUERY_SPLIT = 2
 _QUERY_TILE = 128
 _FALLBACK_TILE = 32
 _GROUP = 16
+_KEY_BITS = 20
+_PACKED_BITS = 31
 _UNROLL = 8
 _UNROLL_MAX_DIM = 32
 
@@ -156,6 +158,23 @@ class _Tree(NamedTuple):
     hi: Array
 
 
+def _sort_key(v: Array) -> Array:
+    """Integers with the order of the floats v (the IEEE bits; negatives' magnitude bits flipped).
+
+    XLA:CPU sorts integers several times faster than floats (docs/knn.md). The map
+    is its own inverse (`_from_sort_key`). -0.0 sorts just before +0.0.
+    """
+    itype = jnp.int64 if v.dtype == jnp.float64 else jnp.int32
+    bits = lax.bitcast_convert_type(v, itype)
+    return bits ^ ((bits >> (8 * bits.dtype.itemsize - 1)) & jnp.iinfo(itype).max)
+
+
+def _from_sort_key(key: Array, dtype: Any) -> Array:
+    """The floats of `_sort_key` keys."""
+    bits = key ^ ((key >> (8 * key.dtype.itemsize - 1)) & jnp.iinfo(key.dtype).max)
+    return lax.bitcast_convert_type(bits, dtype)
+
+
 def _bounds(points: Array, valid: Array) -> tuple[Array, Array]:
     """Per-coordinate min and max over the last axis of points (D, ..., B) where valid."""
     lo = jnp.min(jnp.where(valid, points, jnp.inf), axis=-1)
@@ -187,14 +206,34 @@ def _split_counts(x: Array, levels: int) -> Array:
     return counts
 
 
+def _orders(keys: Array) -> Array:
+    """Permutations sorting each row of integer keys (D, m): (D, m) int32.
+
+    XLA:CPU sorts a single integer array several times faster than keys with a
+    payload (docs/knn.md). When the row index fits in the low bits, with at least
+    `_KEY_BITS` bits of the key left above it, the index is packed into the key:
+    keys that agree on their leading bits then come in index order. That makes the
+    order approximate, which only steers the partition (a leaf's box holds its
+    points whatever they are), never the neighbours found.
+    """
+    m = keys.shape[1]
+    bits = max(1, (m - 1).bit_length())
+    iota = jnp.arange(m, dtype=jnp.int32)
+    if keys.dtype == jnp.int32 and 32 - bits >= _KEY_BITS:
+        packed = ((keys >> bits) << bits) | iota[None]
+        return jnp.sort(packed, axis=-1) & ((1 << bits) - 1)
+    return lax.sort((keys, jnp.broadcast_to(iota, keys.shape)), num_keys=1)[1]
+
+
 def _build_tree(x: Array) -> _Tree:
     """Balanced partition of x (n, D) into 2^levels cells of equal size, by rank.
 
-    Coordinate j gets c_j of the levels (`_split_counts`); one sort per
-    coordinate: sort by coordinate 0 and cut into 2^c_0 strips, sort each strip by
-    coordinate 1 and cut each into 2^c_1, and so on. D sorts in all (XLA:CPU's
-    sort is slow: a k-d tree's sort per level costs several times more).
-    Padding slots (+inf) sort last.
+    Coordinate j gets c_j of the levels (`_split_counts`): order the points by
+    coordinate 0 and cut them into 2^c_0 strips, order each strip by coordinate 1
+    and cut each into 2^c_1, and so on. The ranks of every coordinate come from one
+    sort (`_orders`); each later cut is one sort of the integers strip · 2^b + rank
+    (XLA:CPU's sort is slow: a k-d tree's sort per level costs several times more).
+    Padding slots (+inf) rank last.
     """
     n, d = x.shape
     levels = _num_levels(n)
@@ -204,11 +243,17 @@ def _build_tree(x: Array) -> _Tree:
     padded = jnp.pad(x, ((0, n_pad - n), (0, 0)), constant_values=jnp.inf).T
     counts = _split_counts(x.T, levels)
     position = jnp.arange(n_pad, dtype=jnp.int32)
-    index = position
-    done = jnp.asarray(0, jnp.int32)
-    for j in range(d):
+    orders = _orders(_sort_key(padded))  # (D, n_pad)
+    index = orders[0]
+    bits = max(1, (n_pad - 1).bit_length())
+    done = counts[0]
+    for j in range(1, d):
+        rank = jnp.zeros(n_pad, jnp.int32).at[orders[j]].set(position)[index]
         strip = position // (n_pad >> done)
-        _, _, index = lax.sort((strip, padded[j, index], index), num_keys=2)
+        if levels + bits <= _PACKED_BITS:
+            index = orders[j][jnp.sort((strip << bits) | rank) & ((1 << bits) - 1)]
+        else:
+            _, _, index = lax.sort((strip, rank, index), num_keys=2)
         done = done + counts[j]
     shape = (num_leaves, size)
     points = padded[:, index].reshape(d, *shape)
@@ -584,7 +629,7 @@ def _count_within_1d(x: Array, radius: Array, *, strict: bool) -> Array:
     counts agree exactly with pairwise comparisons (a search on x_i ± r would
     round differently at the boundary, where KSG's k-th neighbour always lies).
     """
-    s = jnp.sort(x)
+    s = _from_sort_key(jnp.sort(_sort_key(x)), x.dtype)
     n = x.shape[0]
     if strict:
         lower = _first_true(lambda j: x - s[j] < radius, n, n)

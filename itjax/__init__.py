@@ -17,6 +17,7 @@ from itjax._src import (
     kde,
     knn,
     montecarlo,
+    normal,
     nsb,
     stats,
     transport,
@@ -38,6 +39,7 @@ from itjax._src.neural import train as _train
 from itjax._src.neural.bounds import *  # noqa: F403
 from itjax._src.neural.critics import *  # noqa: F403
 from itjax._src.neural.train import *  # noqa: F403
+from itjax._src.normal import *  # noqa: F403
 from itjax._src.nsb import *  # noqa: F403
 from itjax._src.stats import *  # noqa: F403
 from itjax._src.transport import *  # noqa: F403
@@ -59,6 +61,7 @@ __all__ = sorted(
             kde,
             knn,
             montecarlo,
+            normal,
             nsb,
             stats,
             transport,

@@ -16,7 +16,7 @@ from jax.test_util import check_grads
 from scipy import integrate, stats
 
 import itjax
-from itjax._src import gaussian as gaussian_module
+from itjax._src import normal as normal_module
 
 # --------------------------------------------------------------------------- #
 # Helpers (numpy, float64): independent oracles and test matrices.
@@ -399,13 +399,13 @@ def test_t_minus_log1p_is_accurate_near_zero_and_far(dtype):
     )
     ts = np.asarray(ts.astype(dtype), np.float64)  # exactly representable in dtype
     expected = np.array([exact_t_minus_log1p(t) for t in ts])
-    f = jax.jit(gaussian_module._t_minus_log1p)
+    f = jax.jit(normal_module._t_minus_log1p)
     result = f(jnp.asarray(ts, dtype=dtype))
     # A few ulps: 16 eps relative at worst (the direct form at |t| = 1/4).
     eps = np.finfo(dtype).eps
     np.testing.assert_allclose(result, expected, rtol=32 * eps, atol=0)
     assert f(jnp.asarray(jnp.inf, dtype)) == jnp.inf
-    grad = jax.jit(jax.grad(gaussian_module._t_minus_log1p))(jnp.asarray(1e-3, dtype))
+    grad = jax.jit(jax.grad(normal_module._t_minus_log1p))(jnp.asarray(1e-3, dtype))
     np.testing.assert_allclose(grad, 1e-3 / (1 + 1e-3), rtol=1e-5)
 
 

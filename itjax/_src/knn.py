@@ -5,8 +5,8 @@ the max-norm or the Euclidean norm, exactly, with peak extra memory O(n · tile)
 never O(n²) (docs/knn.md records the measurements behind each choice):
 
 * Low dimension (D <= `_TREE_MAX_DIM`): a balanced k-d partition of the points
-  into leaves of about `_LEAF_SIZE` (recursive median splits along the widest
-  coordinate, one segmented sort per level). A query leaf compares its points
+  into leaves of about `_LEAF_SIZE` (cuts by rank along the widest coordinates,
+  one integer sort per coordinate). A query leaf compares its points
   with those of the `_CANDIDATE_LEAVES[D]` reference leaves whose boxes are
   nearest to its box. A query is *certified* when its k-th candidate distance is
   <= the box distance of the nearest leaf left out: no other point can then be

@@ -106,8 +106,10 @@ def itjax_permutation(n: int, num: int, repeat: int) -> dict:
         block(fn(key, x, y))
         best = min(best, time.perf_counter() - start)
     null = np.asarray(result.null)
+    single = jax.jit(estimator)
     return {
         "seconds": best,
+        "single_s": best_time(single, x, y, repeat=20),
         "compile_s": compile_s,
         "statistic": float(result.statistic),
         "p_value": float(result.p_value),
@@ -241,7 +243,7 @@ def scaling(*, quick: bool = False) -> list[dict]:
     out = []
     for method, n, d in cases:
         for count in DEVICES[:2] if quick else DEVICES:
-            kwargs = {"n": n, "d": d, "repeat": 3, "devices": count, "method": method}
+            kwargs = {"n": n, "d": d, "repeat": 5, "devices": count, "method": method}
             point = {"method": method, "devices": count, "n": n, "d": d}
             with _host_devices(count):
                 try:
@@ -270,7 +272,9 @@ def run(*, quick: bool = False) -> list[SpeedRow]:
             peer_s=theirs["seconds"],
             itjax_peak_mib=mine["peak_rss_mib"],
             peer_peak_mib=theirs["peak_rss_mib"],
-            notes=f"itjax compile {mine['compile_s']:.1f} s; statistic {mine['statistic']:.4f} "
+            notes=f"itjax compile {mine['compile_s']:.1f} s; one itjax estimate "
+            f"{1e3 * mine['seconds'] / (num + 1):.2f} ms in the batch, "
+            f"{1e3 * mine['single_s']:.2f} ms alone; statistic {mine['statistic']:.4f} "
             f"vs {theirs['statistic']:.4f} (true {np.log(2) / 2:.4f}); p {mine['p_value']:.4f} "
             f"vs {theirs['p_value']:.4f}; null mean ± sd {mine['null_mean']:.4f} ± "
             f"{mine['null_sd']:.4f} vs {theirs['null_mean']:.4f} ± {theirs['null_sd']:.4f} "

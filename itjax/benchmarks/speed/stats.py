@@ -205,7 +205,7 @@ def sklearn_pairwise(n: int, d: int, repeat: int) -> dict:
 
 
 def _gap(mine: list[float], theirs: list[float]) -> float:
-    """max |max(itjax, 0) - sklearn| (scikit-learn clamps at 0)."""
+    """Largest abs(max(itjax, 0) - sklearn) (scikit-learn clamps at 0)."""
     return float(np.max(np.abs(np.maximum(mine, 0.0) - np.asarray(theirs))))
 
 
@@ -227,7 +227,7 @@ def _failure(kwargs: dict) -> str:
     for marker in ("Check failed", "Error"):
         for ln in lines:
             if marker in ln:
-                return ln[ln.index(marker) :][:300]
+                return ln[ln.index(marker) :][:300].replace("|", "/")  # a table cell
     return f"exit status {proc.returncode}"
 
 
@@ -294,8 +294,8 @@ def run(*, quick: bool = False) -> list[SpeedRow]:
                 peer_s=theirs["seconds"],
                 itjax_peak_mib=mine["peak_rss_mib"],
                 peer_peak_mib=theirs["peak_rss_mib"],
-                notes=f"itjax compile {mine['compile_s']:.1f} s; max |max(MI, 0) difference| "
-                f"{_gap(mine['mi'], theirs['mi']):.1e}",
+                notes=f"itjax compile {mine['compile_s']:.1f} s; largest abs. difference of "
+                f"max(MI, 0) {_gap(mine['mi'], theirs['mi']):.1e}",
             )
         )
 
@@ -328,8 +328,8 @@ def run(*, quick: bool = False) -> list[SpeedRow]:
                 peer_s=one["seconds"],
                 itjax_peak_mib=point["peak_rss_mib"],
                 peer_peak_mib=one["peak_rss_mib"],
-                notes=f"ratio = speed-up; compile {point['compile_s']:.1f} s; max |difference| "
-                f"from 1 device {gap:.1e}",
+                notes=f"ratio = speed-up; compile {point['compile_s']:.1f} s; largest abs. "
+                f"difference from 1 device {gap:.1e}",
             )
         )
     return rows

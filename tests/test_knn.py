@@ -535,6 +535,37 @@ def test_bad_input():
         itjax.kozachenko_leonenko_entropy(x, validate=1)
 
 
+def test_bad_key_and_mesh_are_named():
+    x = jnp.zeros((10, 2))
+    with pytest.raises(TypeError, match="key must be a PRNG key"):
+        itjax.ksg_mutual_information(x, x, key=3)
+    with pytest.raises(TypeError, match="key must be a PRNG key"):
+        itjax.kozachenko_leonenko_entropy(x, key=jnp.zeros(4))
+    with pytest.raises(TypeError, match="mesh must be a jax.sharding.Mesh"):
+        itjax.knn_kl_divergence(x, x, mesh="cpu")
+
+
+@pytest.mark.parametrize("bad_value", [np.nan, np.inf])
+def test_non_finite_samples_give_nan_on_the_fast_path(bad_value):
+    """Counts and ranks skip NaN silently; the estimates must not look finite."""
+    rng = np.random.default_rng(0)
+    x, y, z = (rng.standard_normal((50, 2)).astype(np.float32) for _ in range(3))
+    bad = x.copy()
+    bad[7, 0] = bad_value
+    estimates = {
+        "kl_entropy": lambda: itjax.kozachenko_leonenko_entropy(bad),
+        "ksg_x": lambda: itjax.ksg_mutual_information(bad, y),
+        "ksg_y": lambda: itjax.ksg_mutual_information(y, bad, variant=2),
+        "cmi_z": lambda: itjax.ksg_conditional_mutual_information(x, y, bad),
+        "wkv_y": lambda: itjax.knn_kl_divergence(x, bad),
+        "jit": lambda: jax.jit(itjax.ksg_mutual_information)(bad, y),
+    }
+    for name, estimate in estimates.items():
+        assert np.isnan(float(estimate())), name
+    # and finite samples still give finite numbers
+    assert np.isfinite(float(itjax.ksg_mutual_information(x, y)))
+
+
 def test_validate_path():
     x = np.random.default_rng(0).standard_normal((20, 2))
     bad = x.copy()

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh
 from jax.typing import ArrayLike
 
 Array = jax.Array
@@ -266,6 +267,16 @@ def check_key(key: ArrayLike) -> Array:
         f"key must be a PRNG key (jax.random.key), got an array of dtype {key.dtype} "
         f"and shape {key.shape}"
     )
+
+
+def check_mesh(mesh: Any) -> Mesh | None:
+    """`mesh` if it is a `jax.sharding.Mesh` or None, else a TypeError naming it."""
+    if mesh is not None and not isinstance(mesh, Mesh):
+        raise TypeError(
+            f"mesh must be a jax.sharding.Mesh (e.g. jax.make_mesh((jax.device_count(),), "
+            f"('batch',))) or None, got {type(mesh).__name__}"
+        )
+    return mesh
 
 
 def _is_concrete(x: Array) -> bool:

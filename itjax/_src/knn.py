@@ -33,9 +33,12 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 from jax import lax
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jax.typing import ArrayLike
 
 from itjax._src._utils import (
+    check_key,
+    check_mesh,
     check_samples,
     check_static_int,
     safe_log,
@@ -115,7 +118,11 @@ def _box_distance(lo_a: Array, hi_a: Array, lo_b: Array, hi_b: Array, norm: str)
 def _top_k_smallest(values: Array, k: int) -> tuple[Array, Array]:
     # The barrier keeps XLA:CPU's fast TopK: a slice of its output makes XLA
     # rewrite it into a full sort, ~40x slower (docs/knn.md).
-    neg, pos = lax.optimization_barrier(lax.top_k(-values, k))
+    # The extra operand keeps the barrier's operand a tuple of its own: XLA would
+    # otherwise fold it into the TopK instruction, which the SPMD partitioner (a
+    # mesh, `_over_rows`) refuses.
+    neg, pos = lax.top_k(-values, k)
+    neg, pos, _ = lax.optimization_barrier((neg, pos, jnp.zeros((), pos.dtype)))
     return -neg, pos
 
 
@@ -491,16 +498,58 @@ def _knn(
     norm: str,
     exclude_self: bool,
     with_rows: bool = False,
+    mesh: Mesh | None = None,
 ) -> tuple[Array, Array | None]:
-    """`_knn_search` of the values, outside any differentiation (see below)."""
-    return _knn_search(
-        lax.stop_gradient(queries),
-        lax.stop_gradient(refs),
-        k=k,
-        norm=norm,
-        exclude_self=exclude_self,
-        with_rows=with_rows,
-    )
+    """`_knn_search` of the values, outside any differentiation (see below).
+
+    With a mesh, the query rows are split over its devices (`_over_rows`) and the
+    references replicated: each device searches all references for its rows. A
+    query then no longer knows it is a reference, so with exclude_self it asks for
+    k + 1 neighbours and drops the first (itself, or a duplicate at distance 0:
+    the same multiset of distances as the unsharded search).
+    """
+    queries, refs = lax.stop_gradient(queries), lax.stop_gradient(refs)
+    if mesh is None:
+        return _knn_search(
+            queries, refs, k=k, norm=norm, exclude_self=exclude_self, with_rows=with_rows
+        )
+    num = k + exclude_self
+
+    def local(q: Array, r: Array) -> tuple[Array, Array | None]:
+        return _knn_search(q, r, k=num, norm=norm, exclude_self=False, with_rows=with_rows)
+
+    dist, rows = _over_rows(local, mesh, [queries], [refs])
+    return dist[:, num - k :], (rows[:, num - k :] if with_rows else None)
+
+
+def _over_rows(fn, mesh: Mesh, rowed: list[Array], shared: list[Array]) -> Any:
+    """fn(*rowed, *shared) with the rows (axis 0) of `rowed` split over the mesh's devices.
+
+    The rows are padded (repeating the last) to a multiple of the number of
+    devices, `jax.shard_map` runs fn on each device's rows with `shared`
+    replicated, and the padding is dropped from every output. fn must treat its
+    rows independently (a row's result depends only on that row and `shared`).
+    """
+    m = rowed[0].shape[0]
+    pad = -(-m // mesh.size) * mesh.size - m
+    rows, replicated = PartitionSpec(mesh.axis_names), PartitionSpec()
+    rowed = [
+        jax.device_put(
+            jnp.pad(a, [(0, pad)] + [(0, 0)] * (a.ndim - 1), mode="edge"),
+            NamedSharding(mesh, rows),
+        )
+        for a in rowed
+    ]
+    shared = [jax.device_put(a, NamedSharding(mesh, replicated)) for a in shared]
+    out = jax.shard_map(
+        fn,
+        mesh=mesh,
+        in_specs=(*[rows] * len(rowed), *[replicated] * len(shared)),
+        out_specs=rows,
+        check_vma=False,
+    )(*rowed, *shared)
+    # Gather the rows (replicate) before dropping the padding.
+    return jax.tree.map(lambda v: jax.device_put(v, NamedSharding(mesh, replicated))[:m], out)
 
 
 @functools.partial(jax.jit, static_argnames=("k", "norm", "exclude_self", "with_rows"))
@@ -621,8 +670,8 @@ def _first_true(predicate, n: int, m: int) -> Array:
     return lax.fori_loop(0, max(1, n.bit_length()), step, bounds)[0]
 
 
-def _count_within_1d(x: Array, radius: Array, *, strict: bool) -> Array:
-    """#{j : |x_j - x_i| < radius_i} (or <=) for 1-D x (n,), the point itself included.
+def _count_within_1d(q: Array, radius: Array, x: Array, *, strict: bool) -> Array:
+    """#{j : |x_j - q_i| < radius_i} (or <=) for 1-D queries q (m,) among x (n,).
 
     O(n log n): one sort, then two binary searches per point whose predicates are
     the very comparisons of the definition, fl(x_i - s_j) < r, so that the
@@ -630,31 +679,43 @@ def _count_within_1d(x: Array, radius: Array, *, strict: bool) -> Array:
     round differently at the boundary, where KSG's k-th neighbour always lies).
     """
     s = _from_sort_key(jnp.sort(_sort_key(x)), x.dtype)
-    n = x.shape[0]
+    n, m = x.shape[0], q.shape[0]
     if strict:
-        lower = _first_true(lambda j: x - s[j] < radius, n, n)
-        upper = _first_true(lambda j: s[j] - x >= radius, n, n)
+        lower = _first_true(lambda j: q - s[j] < radius, n, m)
+        upper = _first_true(lambda j: s[j] - q >= radius, n, m)
     else:
-        lower = _first_true(lambda j: x - s[j] <= radius, n, n)
-        upper = _first_true(lambda j: s[j] - x > radius, n, n)
+        lower = _first_true(lambda j: q - s[j] <= radius, n, m)
+        upper = _first_true(lambda j: s[j] - q > radius, n, m)
     return jnp.maximum(upper - lower, 0)  # an empty interval (radius <= 0, strict) is 0
 
 
-@functools.partial(jax.jit, static_argnames=("strict",))
-def _count_within(x: Array, radius: Array, *, strict: bool) -> Array:
+@functools.partial(jax.jit, static_argnames=("strict", "mesh"))
+def _count_within(x: Array, radius: Array, *, strict: bool, mesh: Mesh | None = None) -> Array:
     """#{j : ‖x_j - x_i‖_max < radius_i} (or <=) for x (n, D), the point itself included.
 
     D = 1: sorting (O(n log n)); D > 1: tiles of `_QUERY_TILE` points against
-    all n (O(n²) time, O(n · tile) memory).
+    all n (O(n²) time, O(n · tile) memory). With a mesh, the points i are split
+    over its devices (`_over_rows`), x replicated.
     """
     x = lax.stop_gradient(x)
     radius = lax.stop_gradient(radius)
-    n, d = x.shape
+
+    def count(q: Array, r: Array, x: Array) -> Array:
+        return _count_queries(q, r, x, strict=strict)
+
+    if mesh is None:
+        return count(x, radius, x)
+    return _over_rows(count, mesh, [x, radius], [x])
+
+
+def _count_queries(q: Array, radius: Array, x: Array, *, strict: bool) -> Array:
+    """#{j : ‖x_j - q_i‖_max < radius_i} (or <=) for queries q (m, D) among x (n, D)."""
+    m, d = q.shape
     if d == 1:
-        return _count_within_1d(x[:, 0], radius, strict=strict)
-    tiles = -(-n // _QUERY_TILE)
-    pad = tiles * _QUERY_TILE - n
-    q = jnp.pad(x.T, ((0, 0), (0, pad))).reshape(d, tiles, _QUERY_TILE)
+        return _count_within_1d(q[:, 0], radius, x[:, 0], strict=strict)
+    tiles = -(-m // _QUERY_TILE)
+    pad = tiles * _QUERY_TILE - m
+    q = jnp.pad(q.T, ((0, 0), (0, pad))).reshape(d, tiles, _QUERY_TILE)
     r = jnp.pad(radius, (0, pad)).reshape(tiles, _QUERY_TILE)
 
     def count(tile):
@@ -663,7 +724,7 @@ def _count_within(x: Array, radius: Array, *, strict: bool) -> Array:
         inside = dist < r[:, None] if strict else dist <= r[:, None]
         return jnp.sum(inside, axis=1, dtype=jnp.int32)
 
-    return lax.map(count, (jnp.moveaxis(q, 1, 0), r)).reshape(-1)[:n]
+    return lax.map(count, (jnp.moveaxis(q, 1, 0), r)).reshape(-1)[:m]
 
 
 # --------------------------------------------------------------------------- #
@@ -733,7 +794,7 @@ def _jitter(key: Array | None, arrays: list[Array]) -> list[Array]:
     """
     if key is None:
         return arrays
-    keys = jax.random.split(key, len(arrays))
+    keys = jax.random.split(check_key(key), len(arrays))
     out = []
     for sub, v in zip(keys, arrays, strict=True):
         scale = jnp.maximum(jnp.std(v, axis=0), jnp.mean(jnp.abs(v), axis=0))[None]
@@ -786,6 +847,16 @@ def _psi_diff(a: Array | int, b: Array | int, dtype: Any) -> Array:
     return jnp.log(a / b) + (_psi_gap(a) - _psi_gap(b))
 
 
+def _nan_unless_finite(value: Array, *arrays: Array) -> Array:
+    """value, or NaN when any sample is NaN or inf (never a finite number from them).
+
+    Counts and neighbour ranks silently skip NaN (every comparison with it is
+    false), so without this an estimate from NaN samples could look finite.
+    """
+    finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(v)) for v in arrays]))
+    return jnp.where(finite, value, jnp.nan).astype(value.dtype)
+
+
 # --------------------------------------------------------------------------- #
 # Estimators.
 # --------------------------------------------------------------------------- #
@@ -799,6 +870,7 @@ def kozachenko_leonenko_entropy(
     base: float | None = None,
     key: Array | None = None,
     validate: bool = False,
+    mesh: Mesh | None = None,
 ) -> Array:
     """Kozachenko–Leonenko kNN estimate of the differential entropy h(X).
 
@@ -817,6 +889,9 @@ def kozachenko_leonenko_entropy(
       key: optional PRNG key: adds independent noise of relative size 1e-10
         (float64) or 1e-5 (float32) per column before the search, to break ties.
       validate: eagerly refuse NaN/inf samples and constant columns.
+      mesh: a `jax.sharding.Mesh`: split the query rows of the neighbour
+        search and counts over its devices, the samples replicated (for one
+        very large N; the result equals the unsharded one). None: one device.
 
     Returns:
       Scalar estimate. Exact duplicates (without `key`) give ε_i = 0 and -inf.
@@ -831,13 +906,14 @@ def kozachenko_leonenko_entropy(
     n, d = x.shape
     k = _check_k(k, n - 1, f"x holds {n} samples")
     norm = _check_norm(norm)
+    mesh = check_mesh(mesh)
     if _check_flag(validate, "validate"):
         _validate({"x": x}, constant_columns=False)
     (x,) = _jitter(key, [x])
-    _, rows = _knn(x, x, k=k, norm=norm, exclude_self=True, with_rows=True)
+    _, rows = _knn(x, x, k=k, norm=norm, exclude_self=True, with_rows=True, mesh=mesh)
     log_eps = _log_distance(x, x[rows[:, -1]], norm)
     h = _psi_diff(n, k, x.dtype) + _log_unit_ball(d, norm) + d * jnp.mean(log_eps)
-    return to_base(h, base)
+    return to_base(_nan_unless_finite(h, x), base)
 
 
 def ksg_mutual_information(
@@ -849,6 +925,7 @@ def ksg_mutual_information(
     base: float | None = None,
     key: Array | None = None,
     validate: bool = False,
+    mesh: Mesh | None = None,
 ) -> Array:
     """Kraskov–Stögbauer–Grassberger kNN estimate of I(X; Y).
 
@@ -878,6 +955,9 @@ def ksg_mutual_information(
         (float64) or 1e-5 (float32) per column, to break ties (scikit-learn
         always does this; here it is explicit).
       validate: eagerly refuse NaN/inf samples.
+      mesh: a `jax.sharding.Mesh`: split the query rows of the neighbour
+        search and counts over its devices, the samples replicated (for one
+        very large N; the result equals the unsharded one). None: one device.
 
     Returns:
       Scalar estimate. Ties: counts use exact comparisons, so a duplicate at
@@ -897,27 +977,28 @@ def ksg_mutual_information(
     k = _check_k(k, n - 1, f"x and y hold {n} samples")
     if variant not in (1, 2) or isinstance(variant, bool):
         raise ValueError(f"variant must be 1 or 2, got {variant!r}")
+    mesh = check_mesh(mesh)
     if _check_flag(validate, "validate"):
         _validate({"x": x, "y": y})
     x, y = _jitter(key, [x, y])
     xy = jnp.concatenate([x, y], axis=1)
-    dist, rows = _knn(xy, xy, k=k, norm="max", exclude_self=True, with_rows=variant == 2)
+    dist, rows = _knn(xy, xy, k=k, norm="max", exclude_self=True, with_rows=variant == 2, mesh=mesh)
     dtype = x.dtype
     if variant == 1:
         eps = dist[:, -1]
         self_inside = (eps > 0).astype(jnp.int32)  # the point itself is counted iff 0 < ε
-        n_x = _count_within(x, eps, strict=True) - self_inside
-        n_y = _count_within(y, eps, strict=True) - self_inside
+        n_x = _count_within(x, eps, strict=True, mesh=mesh) - self_inside
+        n_y = _count_within(y, eps, strict=True, mesh=mesh) - self_inside
         terms = _psi_diff(n, n_x + 1, dtype) + _psi_diff(k, n_y + 1, dtype)
         mi = jnp.mean(terms)
     else:
         eps_x = _max_distance_to(x, rows)
         eps_y = _max_distance_to(y, rows)
-        n_x = _count_within(x, eps_x, strict=False) - 1
-        n_y = _count_within(y, eps_y, strict=False) - 1
+        n_x = _count_within(x, eps_x, strict=False, mesh=mesh) - 1
+        n_y = _count_within(y, eps_y, strict=False, mesh=mesh) - 1
         terms = _psi_diff(n, n_x, dtype) + _psi_diff(k, n_y, dtype)
         mi = jnp.mean(terms) - 1 / k
-    return to_base(mi, base)
+    return to_base(_nan_unless_finite(mi, x, y), base)
 
 
 def _max_distance_to(x: Array, rows: Array) -> Array:
@@ -935,6 +1016,7 @@ def ksg_conditional_mutual_information(
     base: float | None = None,
     key: Array | None = None,
     validate: bool = False,
+    mesh: Mesh | None = None,
 ) -> Array:
     """Frenzel–Pompe kNN estimate of the conditional mutual information I(X; Y | Z).
 
@@ -950,6 +1032,9 @@ def ksg_conditional_mutual_information(
       base: logarithm base of the result (None: nats).
       key: optional PRNG key for a tie-breaking jitter (see `ksg_mutual_information`).
       validate: eagerly refuse NaN/inf samples.
+      mesh: a `jax.sharding.Mesh`: split the query rows of the neighbour
+        search and counts over its devices, the samples replicated (for one
+        very large N; the result equals the unsharded one). None: one device.
 
     Returns:
       Scalar estimate (zero gradient almost everywhere, like KSG). The (x, z)
@@ -963,21 +1048,22 @@ def ksg_conditional_mutual_information(
     _same_n({"x": x, "y": y, "z": z})
     n = x.shape[0]
     k = _check_k(k, n - 1, f"x, y and z hold {n} samples")
+    mesh = check_mesh(mesh)
     if _check_flag(validate, "validate"):
         _validate({"x": x, "y": y, "z": z})
     x, y, z = _jitter(key, [x, y, z])
     xz = jnp.concatenate([x, z], axis=1)
     yz = jnp.concatenate([y, z], axis=1)
     xyz = jnp.concatenate([x, y, z], axis=1)
-    eps = _knn(xyz, xyz, k=k, norm="max", exclude_self=True)[0][:, -1]
+    eps = _knn(xyz, xyz, k=k, norm="max", exclude_self=True, mesh=mesh)[0][:, -1]
     self_inside = (eps > 0).astype(jnp.int32)
 
     def count(v: Array) -> Array:  # n_v + 1
-        return _count_within(v, eps, strict=True) - self_inside + 1
+        return _count_within(v, eps, strict=True, mesh=mesh) - self_inside + 1
 
     n_z = count(z)
     terms = _psi_diff(k, count(xz), x.dtype) + _psi_diff(n_z, count(yz), x.dtype)
-    return to_base(jnp.mean(terms), base)
+    return to_base(_nan_unless_finite(jnp.mean(terms), x, y, z), base)
 
 
 def knn_kl_divergence(
@@ -989,6 +1075,7 @@ def knn_kl_divergence(
     base: float | None = None,
     key: Array | None = None,
     validate: bool = False,
+    mesh: Mesh | None = None,
 ) -> Array:
     """Wang–Kulkarni–Verdú kNN estimate of KL(P‖Q) from x ~ P and y ~ Q.
 
@@ -1007,6 +1094,9 @@ def knn_kl_divergence(
       key: optional PRNG key for a tie-breaking jitter (see
         `kozachenko_leonenko_entropy`).
       validate: eagerly refuse NaN/inf samples and constant columns.
+      mesh: a `jax.sharding.Mesh`: split the query rows of the neighbour
+        search and counts over its devices, the samples replicated (for one
+        very large N; the result equals the unsharded one). None: one device.
 
     Returns:
       Scalar estimate. Exact duplicates within x give ρ = 0 and +inf (P looks
@@ -1024,13 +1114,14 @@ def knn_kl_divergence(
         )
     k = _check_k(k, min(n - 1, m), f"x holds {n} and y {m} samples")
     norm = _check_norm(norm)
+    mesh = check_mesh(mesh)
     if _check_flag(validate, "validate"):
         _validate({"x": x, "y": y}, constant_columns=False)
     x, y = _jitter(key, [x, y])
-    _, rho_rows = _knn(x, x, k=k, norm=norm, exclude_self=True, with_rows=True)
-    _, nu_rows = _knn(x, y, k=k, norm=norm, exclude_self=False, with_rows=True)
+    _, rho_rows = _knn(x, x, k=k, norm=norm, exclude_self=True, with_rows=True, mesh=mesh)
+    _, nu_rows = _knn(x, y, k=k, norm=norm, exclude_self=False, with_rows=True, mesh=mesh)
     log_ratio = _log_distance(x, y[nu_rows[:, -1]], norm) - _log_distance(
         x, x[rho_rows[:, -1]], norm
     )
     kl = d * jnp.mean(log_ratio) + math.log(m / (n - 1))
-    return to_base(kl, base)
+    return to_base(_nan_unless_finite(kl, x, y), base)

@@ -43,9 +43,6 @@ __all__ = ["k1_kl_divergence", "k2_kl_divergence", "k3_kl_divergence", "mc_kl_di
 
 Array = jax.Array
 
-# The former private name of the key check, still imported from here by stats.py.
-_check_key = check_key
-
 
 def _k1(log_ratio: Array) -> Array:
     """k1 = -log r."""

@@ -31,8 +31,14 @@ from jax import lax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jax.typing import ArrayLike
 
-from itjax._src._utils import Estimate, check_samples, check_static_float, check_static_int
-from itjax._src.montecarlo import _check_key
+from itjax._src._utils import (
+    Estimate,
+    check_key,
+    check_mesh,
+    check_samples,
+    check_static_float,
+    check_static_int,
+)
 
 __all__ = [
     "BootstrapResult",
@@ -120,15 +126,6 @@ def _check_estimator(estimator: Any, name: str = "estimator") -> Callable[..., A
 
 def _check_batch_size(batch_size: Any) -> int:
     return check_static_int(batch_size, "batch_size", minimum=1)
-
-
-def _check_mesh(mesh: Any) -> Mesh | None:
-    if mesh is not None and not isinstance(mesh, Mesh):
-        raise TypeError(
-            f"mesh must be a jax.sharding.Mesh (e.g. jax.make_mesh((jax.device_count(),), "
-            f"('batch',))) or None, got {type(mesh).__name__}"
-        )
-    return mesh
 
 
 def _check_pair(x: ArrayLike, y: ArrayLike) -> tuple[Array, Array]:
@@ -309,7 +306,7 @@ def pairwise_mutual_information(
     x = check_samples(x, "x")
     estimator = _check_estimator(functools.partial(_resolve_method(method), **config))
     batch_size = _check_batch_size(batch_size)
-    mesh = _check_mesh(mesh)
+    mesh = check_mesh(mesh)
     columns = _check_groups(groups, x.shape[1])
     num_groups = columns.shape[0]
     first, second = np.triu_indices(num_groups, k=1)
@@ -366,12 +363,12 @@ def permutation_test(
       B. Phipson, G. K. Smyth, "Permutation p-values should never be zero",
       Statistical Applications in Genetics and Molecular Biology 9 (2010).
     """
-    key = _check_key(key)
+    key = check_key(key)
     estimator = _check_estimator(estimator)
     x, y = _check_pair(x, y)
     num_permutations = check_static_int(num_permutations, "num_permutations", minimum=1)
     batch_size = _check_batch_size(batch_size)
-    mesh = _check_mesh(mesh)
+    mesh = check_mesh(mesh)
     n = x.shape[0]
     statistic = _scalar(estimator(x, y))
 
@@ -428,7 +425,7 @@ def bootstrap(
     References:
       B. Efron, R. J. Tibshirani, "An Introduction to the Bootstrap" (1993), ch. 13.
     """
-    key = _check_key(key)
+    key = check_key(key)
     estimator = _check_estimator(estimator)
     if not arrays:
         raise TypeError("bootstrap needs at least one array after the estimator, got none")
@@ -442,7 +439,7 @@ def bootstrap(
     if not confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     batch_size = _check_batch_size(batch_size)
-    mesh = _check_mesh(mesh)
+    mesh = check_mesh(mesh)
     n = sizes[0]
     statistic = _scalar(estimator(*arrays))
 

@@ -95,6 +95,29 @@ def test_knn_matches_kdtree_float32(n, m, d, norm, same):
     check_kernel(np.float32, n, m, d, norm, same)
 
 
+@pytest.mark.parametrize("norm, m", [("max", 20_000), ("euclidean", 20_000), ("euclidean", 5000)])
+def test_knn_matches_kdtree_3d_many_leaves(x64, norm, m):
+    """n = 20,000 in 3-D: 512 leaves, so the nearest leaves are pre-selected by blocks."""
+    check_kernel(np.float64, 20_000, m, 3, norm, m == 20_000)
+
+
+def test_partition_blocks_are_compact():
+    """Runs of `_BLOCK` consecutive leaves are subtrees: boxes about as wide as they are tall.
+
+    Uniform points in the unit cube, 2^10 leaves: a block holds 1/64 of the cube,
+    about 1/4 on each side. Without the k-d order a block spans whole columns of
+    the last coordinate (aspect ratios of 8 to 16).
+    """
+    x = jax.random.uniform(jax.random.key(11), (2**15, 3))
+    tree = knn._build_tree(x)
+    index = np.asarray(tree.index)
+    assert sorted(index[np.asarray(tree.valid)]) == list(range(2**15))  # a permutation
+    lo = np.asarray(tree.lo).reshape(3, -1, knn._BLOCK).min(-1)
+    hi = np.asarray(tree.hi).reshape(3, -1, knn._BLOCK).max(-1)
+    width = hi - lo
+    assert np.max(width.max(0) / width.min(0)) < 2.5
+
+
 def check_kernel(dtype, n, m, d, norm, same):
     rng = np.random.default_rng(n + d)
     refs = rng.standard_normal((n, d)).astype(dtype)

@@ -58,7 +58,7 @@ __all__ = [
 # Tuning constants, chosen by measurement on a 2-core CPU (docs/knn.md).
 _LEAF_SIZE = 32
 _BLOCK = 16
-_BLOCKS_KEPT = 8
+_BLOCKS_KEPT = {1: 8, 2: 8, 3: 16}
 _TREE_MAX_DIM = 3
 _CANDIDATE_LEAVES = {1: 3, 2: 7, 3: 20}
 _LEAF_BATCH = 128
@@ -193,24 +193,58 @@ def _num_levels(n: int) -> int:
     return max(0, round(math.log2(n / _LEAF_SIZE))) if n > _LEAF_SIZE else 0
 
 
-def _split_counts(x: Array, levels: int) -> Array:
-    """How many of the `levels` halvings each coordinate of x (D, n) gets: (D,) int32.
+def _split_counts(x: Array, levels: int) -> tuple[Array, Array]:
+    """How the `levels` halvings are shared among the coordinates of x (D, n).
 
     Greedy, like a k-d tree's widest-coordinate rule but global: each halving goes
     to the coordinate whose cells are currently widest, measured by the 10-90%
     interquantile range of a strided subsample of 128 points (robust to heavy
     tails; it only steers the speed, never the result).
+
+    Returns:
+      counts: (D,) int32, how many halvings each coordinate gets.
+      sequence: (levels,) int32, the coordinate of each halving, in the greedy order.
     """
     d, n = x.shape
     if d == 1:
-        return jnp.full((1,), levels, jnp.int32)
+        return jnp.full((1,), levels, jnp.int32), jnp.zeros(levels, jnp.int32)
     sample = jnp.sort(x[:, :: max(1, n // 128)], axis=1)
     spread = sample[:, (9 * sample.shape[1]) // 10] - sample[:, sample.shape[1] // 10]
     counts = jnp.zeros(d, jnp.int32)
+    sequence = []
     for _ in range(levels):
-        widest = jnp.argmax(spread / 2.0**counts)
+        widest = jnp.argmax(spread / 2.0**counts).astype(jnp.int32)
+        sequence.append(widest)
         counts = counts + (jnp.arange(d) == widest)
-    return counts
+    return counts, jnp.stack(sequence) if sequence else jnp.zeros(0, jnp.int32)
+
+
+def _leaf_order(counts: Array, sequence: Array, levels: int) -> Array:
+    """Permutation putting the cells of `_build_tree`'s cuts in k-d tree order: (2^levels,).
+
+    The cuts number cell l by its strips, coordinate after coordinate: the bits of
+    l hold coordinate 0's strip, then coordinate 1's within it, and so on. In that
+    order a run of consecutive cells (a block of `_nearest_leaves`) spans whole
+    columns of the later coordinates. Interleaving the strips' bits in the order
+    of the halvings (`_split_counts`' sequence, widest cells first) makes each run
+    of 2^b cells the cells of one subtree: a compact box.
+
+    Returns perm: new cell p is old cell perm[p].
+    """
+    d = counts.shape[0]
+    cell = jnp.arange(2**levels, dtype=jnp.int32)
+    start = jnp.cumsum(counts) - counts  # first bit (from the top) of each coordinate
+    strips = jnp.stack(
+        [(cell >> (levels - start[j] - counts[j])) & ((1 << counts[j]) - 1) for j in range(d)]
+    )
+    key = jnp.zeros_like(cell)
+    used = jnp.zeros(d, jnp.int32)
+    for t in range(levels):
+        j = sequence[t]
+        bit = (strips[j] >> (counts[j] - 1 - used[j])) & 1
+        key = (key << 1) | bit
+        used = used + (jnp.arange(d) == j)
+    return jnp.zeros_like(cell).at[key].set(cell)
 
 
 def _orders(keys: Array) -> Array:
@@ -248,7 +282,7 @@ def _build_tree(x: Array) -> _Tree:
     size = -(-n // (_UNROLL * num_leaves)) * _UNROLL  # whole scan steps and query halves
     n_pad = size * num_leaves
     padded = jnp.pad(x, ((0, n_pad - n), (0, 0)), constant_values=jnp.inf).T
-    counts = _split_counts(x.T, levels)
+    counts, sequence = _split_counts(x.T, levels)
     position = jnp.arange(n_pad, dtype=jnp.int32)
     orders = _orders(_sort_key(padded))  # (D, n_pad)
     index = orders[0]
@@ -263,6 +297,8 @@ def _build_tree(x: Array) -> _Tree:
             _, _, index = lax.sort((strip, rank, index), num_keys=2)
         done = done + counts[j]
     shape = (num_leaves, size)
+    if d > 1:
+        index = index.reshape(shape)[_leaf_order(counts, sequence, levels)].reshape(-1)
     points = padded[:, index].reshape(d, *shape)
     valid = (index < n).reshape(shape)
     lo, hi = _bounds(points, valid)
@@ -368,22 +404,24 @@ def _nearest_leaves(
       chosen: (A, count) leaf numbers, nearest first.
       beyond: (A,) a lower bound on the box distance to every other leaf.
 
-    With many leaves, blocks of `_BLOCK` consecutive leaves are ranked first and
-    the leaves of the `_BLOCKS_KEPT` nearest blocks next, so that the cost per
-    query leaf stays O(L / _BLOCK) instead of O(L).
+    With many leaves, blocks of `_BLOCK` consecutive leaves (a subtree: a compact
+    box, `_leaf_order`) are ranked first and the leaves of the `_BLOCKS_KEPT[D]`
+    nearest blocks next, so that the cost per query leaf stays O(L / _BLOCK)
+    instead of O(L).
     """
     d, num_leaves = ref.lo.shape
     lo, hi = lo[:, :, None], hi[:, :, None]
     pool = None
     beyond = jnp.full(lo.shape[1], jnp.inf, lo.dtype)
     num_blocks = num_leaves // _BLOCK
-    if num_blocks > 2 * _BLOCKS_KEPT:
+    kept = _BLOCKS_KEPT[d]
+    if num_blocks > 2 * kept:
         blo = jnp.min(ref.lo.reshape(d, num_blocks, _BLOCK), axis=-1)[:, None]
         bhi = jnp.max(ref.hi.reshape(d, num_blocks, _BLOCK), axis=-1)[:, None]
         box = _box_distance(lo, hi, blo, bhi, norm)
         if own:
             box = jnp.where(jnp.arange(num_blocks)[None] == number[:, None] // _BLOCK, -1, box)
-        near, blocks = _smallest(box, _BLOCKS_KEPT + 1)
+        near, blocks = _smallest(box, kept + 1)
         beyond = near[:, -1]
         pool = (blocks[:, :-1, None] * _BLOCK + jnp.arange(_BLOCK)[None, None]).reshape(
             lo.shape[1], -1

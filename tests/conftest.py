@@ -7,10 +7,14 @@
 - The `dtype` fixture runs a test once in float32 and once with x64 enabled in float64.
 """
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import pytest
 from hypothesis import settings
+
+import itjax
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
 jax.config.update("jax_debug_key_reuse", True)
@@ -37,3 +41,30 @@ def x64():
 def tolerance(dtype, *, f32: float = 1e-6, f64: float = 1e-12) -> float:
     """The relative tolerance for a dtype (the issue's 1e-6 / 1e-12 by default)."""
     return f64 if dtype == jnp.float64 else f32
+
+
+@functools.cache
+def _jit(f, static):
+    return jax.jit(functools.partial(f, **dict(static)))
+
+
+class _Jitted:
+    """itjax's functions, each jitted once per static configuration.
+
+    Compiling a whole function once is several times cheaper than running it
+    eagerly on a new shape, which keeps the suite fast. Array keyword arguments
+    (`where`) stay dynamic; the others (axis, base, alpha, ...) are static.
+    """
+
+    def __getattr__(self, name):
+        f = getattr(itjax, name)
+
+        def call(*args, **kwargs):
+            dynamic = {k: v for k, v in kwargs.items() if isinstance(v, jax.Array)}
+            static = tuple(sorted((k, v) for k, v in kwargs.items() if k not in dynamic))
+            return _jit(f, static)(*args, **dynamic)
+
+        return call
+
+
+jx = _Jitted()

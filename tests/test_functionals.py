@@ -6,7 +6,6 @@ closed forms, and a 60-digit `decimal` computation where float64 itself loses
 digits (nearby distributions).
 """
 
-import functools
 import math
 from decimal import Decimal, localcontext
 from functools import partial
@@ -18,7 +17,7 @@ import optax
 import pytest
 import scipy.special as sp
 import scipy.stats
-from conftest import tolerance
+from conftest import jx, tolerance
 from hypothesis import given
 from hypothesis import strategies as st
 from jax.test_util import check_grads
@@ -26,33 +25,6 @@ from scipy.optimize import brentq
 from scipy.spatial.distance import jensenshannon
 
 import itjax
-
-
-@functools.cache
-def _jit(f, static):
-    return jax.jit(functools.partial(f, **dict(static)))
-
-
-class _Jitted:
-    """itjax's functions, each jitted once per static configuration.
-
-    Compiling a whole function once is several times cheaper than running it
-    eagerly on a new shape, which keeps the suite fast. Array keyword arguments
-    (`where`) stay dynamic; the others (axis, base, alpha, ...) are static.
-    """
-
-    def __getattr__(self, name):
-        f = getattr(itjax, name)
-
-        def call(*args, **kwargs):
-            dynamic = {k: v for k, v in kwargs.items() if isinstance(v, jax.Array)}
-            static = tuple(sorted((k, v) for k, v in kwargs.items() if k not in dynamic))
-            return _jit(f, static)(*args, **dynamic)
-
-        return call
-
-
-jx = _Jitted()
 
 # --------------------------------------------------------------------------- #
 # Data.

@@ -5,7 +5,6 @@ scikit-learn's mutual_info_score and entropy-based clustering scores, and a
 60-digit `decimal` computation near independence.
 """
 
-import functools
 import math
 from decimal import Decimal, localcontext
 
@@ -14,39 +13,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.stats
-from conftest import tolerance
+from conftest import jx, tolerance
 from hypothesis import given
 from hypothesis import strategies as st
 from sklearn.metrics import mutual_info_score
 
 import itjax
-
-
-@functools.cache
-def _jit(f, static):
-    return jax.jit(functools.partial(f, **dict(static)))
-
-
-class _Jitted:
-    """itjax's functions, each jitted once per static configuration.
-
-    Compiling a whole function once is several times cheaper than running it
-    eagerly on a new shape, which keeps the suite fast. Array keyword arguments
-    (`where`) stay dynamic; the others (axis, base, alpha, ...) are static.
-    """
-
-    def __getattr__(self, name):
-        f = getattr(itjax, name)
-
-        def call(*args, **kwargs):
-            dynamic = {k: v for k, v in kwargs.items() if isinstance(v, jax.Array)}
-            static = tuple(sorted((k, v) for k, v in kwargs.items() if k not in dynamic))
-            return _jit(f, static)(*args, **dynamic)
-
-        return call
-
-
-jx = _Jitted()
 
 
 def table(seed, shape, zeros=0):

@@ -20,17 +20,8 @@ import numpy as np
 
 import itjax
 from itjax.benchmarks._timing import machine_description
+from itjax.benchmarks.speed.discrete import ESTIMATORS
 
-ESTIMATORS = (
-    "plugin",
-    "miller_madow",
-    "grassberger",
-    "chao_shen",
-    "jackknife",
-    "james_stein",
-    "dirichlet",
-    "nsb",
-)
 START, END = "<!-- bias-table:start -->", "<!-- bias-table:end -->"
 
 

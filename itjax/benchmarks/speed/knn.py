@@ -184,14 +184,13 @@ def sklearn_mi(n: int, repeat: int) -> dict:
     }
 
 
-def sklearn_pairs(n: int, d: int, repeat: int) -> dict:
-    """The scikit-learn loop over the column pairs."""
+def sklearn_pair_loop(data: np.ndarray):
+    """The scikit-learn loop over the column pairs a < b of data: a function returning their MIs."""
     from sklearn.feature_selection import mutual_info_regression
 
-    data = _matrix(n, d)
-    i, j = np.triu_indices(d, 1)
+    i, j = np.triu_indices(data.shape[1], 1)
 
-    def loop():
+    def loop() -> list[float]:
         return [
             float(
                 mutual_info_regression(data[:, [a]], data[:, b], n_neighbors=K, random_state=0)[0]
@@ -199,6 +198,12 @@ def sklearn_pairs(n: int, d: int, repeat: int) -> dict:
             for a, b in zip(i, j, strict=True)
         ]
 
+    return loop
+
+
+def sklearn_pairs(n: int, d: int, repeat: int) -> dict:
+    """The scikit-learn loop over the column pairs."""
+    loop = sklearn_pair_loop(_matrix(n, d))
     before = _reset_peak()
     values = loop()
     seconds = best_time(loop, repeat=repeat, warmup=0)

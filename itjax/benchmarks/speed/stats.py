@@ -37,10 +37,11 @@ from contextlib import contextmanager
 import numpy as np
 
 from itjax.benchmarks._timing import SpeedRow, best_time, block, run_isolated
+from itjax.benchmarks.speed.knn import K, sklearn_pair_loop
+from itjax.benchmarks.speed.knn import _matrix as knn_matrix
 
 SUITE = "stats"
 _MODULE = "itjax.benchmarks.speed.stats"
-K = 3
 DEVICES = (1, 2, 4, 8)
 
 
@@ -53,11 +54,8 @@ def _pair(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _matrix(n: int, d: int) -> np.ndarray:
-    """(n, d) standardized columns sharing two latent factors: pair MIs from 0 to about 1 nat."""
-    rng = np.random.default_rng(1)
-    latent = rng.standard_normal((n, 2))
-    loadings = rng.uniform(-1.5, 1.5, (2, d))
-    data = latent @ loadings + rng.standard_normal((n, d))
+    """The kNN suite's matrix (two shared latent factors), each column standardized."""
+    data = knn_matrix(n, d)
     return data / data.std(axis=0)
 
 
@@ -179,19 +177,7 @@ def sklearn_permutation(n: int, num: int, repeat: int) -> dict:
 
 def sklearn_pairwise(n: int, d: int, repeat: int) -> dict:
     """The scikit-learn loop over the column pairs."""
-    from sklearn.feature_selection import mutual_info_regression
-
-    data = _matrix(n, d)
-    i, j = np.triu_indices(d, 1)
-
-    def loop():
-        return [
-            float(
-                mutual_info_regression(data[:, [a]], data[:, b], n_neighbors=K, random_state=0)[0]
-            )
-            for a, b in zip(i, j, strict=True)
-        ]
-
+    loop = sklearn_pair_loop(_matrix(n, d))
     start = time.perf_counter()
     values = loop()
     first = time.perf_counter() - start

@@ -8,6 +8,10 @@
 """
 
 import functools
+import json
+import os
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -68,3 +72,19 @@ class _Jitted:
 
 
 jx = _Jitted()
+
+
+def run_on_host_devices(script: str, count: int) -> dict:
+    """Run `script` in a fresh CPU process with `count` forced host devices; return its JSON.
+
+    The flag must be set before jax starts, hence the subprocess. The script prints
+    one line "@@" + json.dumps(result).
+    """
+    env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={count}")
+    env["JAX_PLATFORMS"] = "cpu"
+    proc = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("@@"))
+    return json.loads(line[2:])

@@ -4,14 +4,11 @@
 checks run in a fresh Python process.
 """
 
-import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
 import pytest
+from conftest import run_on_host_devices
 
 _SCRIPT = textwrap.dedent(
     """
@@ -61,14 +58,7 @@ _SCRIPT = textwrap.dedent(
 
 @pytest.mark.slow
 def test_knn_estimators_sharded_over_rows_equal_unsharded():
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8")
-    env["JAX_PLATFORMS"] = "cpu"
-    proc = subprocess.run(
-        [sys.executable, "-c", _SCRIPT], env=env, capture_output=True, text=True, timeout=600
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("@@"))
-    out = json.loads(line[2:])
+    out = run_on_host_devices(_SCRIPT, 8)
     reference = out.pop("none")
     assert all(np.isfinite(v) for v in reference.values()), reference
     for name, sharded in out.items():

@@ -525,9 +525,6 @@ def _knn_fallback(
     return dist, rows
 
 
-# The kernel and the counts are jitted (with their static configuration), so that
-# an eager call of an estimator reuses their compiled code instead of re-tracing
-# the loops; under a user's jit they are inlined as usual.
 def _knn(
     queries: Array,
     refs: Array,
@@ -590,6 +587,9 @@ def _over_rows(fn, mesh: Mesh, rowed: list[Array], shared: list[Array]) -> Any:
     return jax.tree.map(lambda v: jax.device_put(v, NamedSharding(mesh, replicated))[:m], out)
 
 
+# The kernel and the counts are jitted (with their static configuration), so that
+# an eager call of an estimator reuses their compiled code instead of re-tracing
+# the loops; under a user's jit they are inlined as usual.
 @functools.partial(jax.jit, static_argnames=("k", "norm", "exclude_self", "with_rows"))
 def _knn_search(
     queries: Array,

@@ -297,7 +297,8 @@ def _build_tree(x: Array) -> _Tree:
             _, _, index = lax.sort((strip, rank, index), num_keys=2)
         done = done + counts[j]
     shape = (num_leaves, size)
-    if d > 1:
+    if d > 2:  # in 2-D the strip order's blocks are compact enough, and the k-d order
+        # made a correlated 2-D search slower (docs/knn.md)
         index = index.reshape(shape)[_leaf_order(counts, sequence, levels)].reshape(-1)
     points = padded[:, index].reshape(d, *shape)
     valid = (index < n).reshape(shape)

@@ -6,10 +6,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import scipy.stats
 from conftest import tolerance
 
 import itjax
 from itjax import Estimate
+from itjax._src.stats import _random_permutation
 
 gcmi = itjax.gaussian_copula_mutual_information
 
@@ -149,7 +151,7 @@ def test_permutation_test_of_ksg_matches_direct_calls():
     # The null sample j is the estimate on y permuted by the j-th of num split keys.
     data = jax.random.key_data(jax.random.split(jax.random.key(18), num))
     for j in (0, num // 2, num - 1):
-        perm = jax.random.permutation(jax.random.wrap_key_data(data[j]), 300)
+        perm = _random_permutation(jax.random.wrap_key_data(data[j]), 300)
         direct = _ksg(x[:, 0], x[perm, 1])
         np.testing.assert_allclose(result.null[j], direct, rtol=0, atol=_KSG_ATOL)
     # The p-value is exactly (1 + #{null >= statistic}) / (1 + B) of its own samples.
@@ -157,6 +159,40 @@ def test_permutation_test_of_ksg_matches_direct_calls():
     assert float(result.p_value) == np.float32((1 + exceed) / (1 + num))
     # Dependent columns: no permutation reaches the observed estimate.
     assert exceed == 0
+
+
+def _uniformity_p_value(perms: np.ndarray) -> float:
+    """Chi-square p-value of the counts of the 24 orders of 4 elements against uniform."""
+    codes = perms @ np.array([64, 16, 4, 1])
+    _, counts = np.unique(codes, return_counts=True)
+    counts = np.pad(counts, (0, 24 - counts.size))  # an order never drawn counts 0
+    return float(scipy.stats.chisquare(counts).pvalue)
+
+
+def test_random_permutation_is_exactly_uniform_even_when_draws_tie():
+    # 4 elements with 2 random bits each: all 4 draws differ with probability
+    # 4! / 4^4 = 0.09, so nearly every permutation goes through redraws.
+    num = 24_000
+    keys = jax.random.split(jax.random.key(11), num)
+    perms = jax.jit(jax.vmap(lambda k: _random_permutation(k, 4, random_bits=2)))(keys)
+    perms = np.asarray(perms)
+    assert (np.sort(perms, axis=1) == np.arange(4)).all()
+    # A uniform sampler fails this at the 1e-4 level once in 10,000 seeds.
+    assert _uniformity_p_value(perms) > 1e-4
+    # The check has power: the same kind of draws with ties broken by index
+    # (no redraw) favour the identity and fail it by far.
+    draws = np.random.default_rng(12).integers(0, 4, size=(num, 4))
+    assert _uniformity_p_value(np.argsort(draws, axis=1, kind="stable")) < 1e-12
+
+
+@pytest.mark.parametrize("n", [1, 2, 1000, 3000])
+def test_random_permutation_is_a_permutation_under_vmap(n):
+    # n = 3000 exceeds the packed sort's range and uses jax.random.permutation.
+    keys = jax.random.split(jax.random.key(n), 8)
+    perms = np.asarray(jax.jit(jax.vmap(lambda k: _random_permutation(k, n)))(keys))
+    assert (np.sort(perms, axis=1) == np.arange(n)).all()
+    if n >= 1000:
+        assert len({p.tobytes() for p in perms}) == 8
 
 
 def test_permutation_null_has_the_exact_permutation_moments(x64):

@@ -81,6 +81,9 @@ KERNEL_CASES = [
     (2000, 2000, 3, "euclidean", True),
     (1500, 1000, 2, "euclidean", False),
     (600, 600, 5, "max", True),  # beyond the partition: tiles only
+    (1000, 1000, 2, "max", True),  # small 2-D self queries: the window search
+    (1200, 1200, 2, "euclidean", True),
+    (60, 60, 2, "max", True),  # a window wider than the sample
     (50, 50, 2, "euclidean", True),  # a single leaf
 ]
 
@@ -179,14 +182,64 @@ def test_partition_variants_find_the_same_neighbours(monkeypatch, key_bits, pack
     np.testing.assert_array_equal(np.asarray(fresh(x))[:, 1:], expect)
 
 
-def test_knn_duplicates_and_scales():
+@pytest.mark.parametrize("n", [1000, 2000])  # window search, partition
+def test_knn_duplicates_and_scales(n):
     rng = np.random.default_rng(0)
-    x = np.round(rng.standard_normal((2000, 2)), 1)  # many exact ties and duplicates
+    x = np.round(rng.standard_normal((n, 2)), 1)  # many exact ties and duplicates
     x[:, 1] *= 1000.0  # one coordinate on a far larger scale
     x = x.astype(np.float32)
     ref, _ = cKDTree(x.astype(np.float64)).query(x, 4, p=np.inf)
     dist, _ = knn._knn(x, x, k=3, norm="max", exclude_self=True)
     np.testing.assert_allclose(np.asarray(dist), ref[:, 1:], rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype_", [np.float32, np.float64])
+def test_sorted_with_bounds_brackets_the_values(dtype_):
+    rng = np.random.default_rng(3)
+    values = rng.standard_normal(1000) * 10.0 ** rng.integers(-30, 30, 1000)
+    values[:8] = [-np.inf, np.inf, 0.0, -0.0, 0.0, 1.0, 1.0, -1.0]
+    values = values.astype(dtype_)
+    with jax.enable_x64(dtype_ == np.float64):
+        order, lower, upper = map(np.asarray, knn._sorted_with_bounds(jnp.asarray(values)))
+    assert sorted(order) == list(range(1000))
+    at = values[order]
+    finite = np.isfinite(lower) & np.isfinite(upper)
+    assert finite[1:-1].all()  # only the buckets of +-inf may reach past them
+    assert np.all(lower[finite] <= at[finite]) and np.all(at[finite] <= upper[finite])
+    # What the window's certificate uses: every value after position p is >= lower[p],
+    # every value before it <= upper[p].
+    assert np.all(np.diff(lower[finite]) >= 0) and np.all(np.diff(upper[finite]) >= 0)
+
+
+@pytest.mark.parametrize("norm", ["max", "euclidean"])
+def test_window_search_falls_back_when_windows_are_too_narrow(x64, norm):
+    """Cauchy samples: far points whose windows do not certify them go to brute force."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_cauchy((1500, 2))
+    x[:, 1] += 0.01 * x[:, 0]
+    _, _, ok_x = knn._window_pass(jnp.asarray(x), 0, k=4, norm=norm, with_rows=False)
+    _, _, ok_y = knn._window_pass(jnp.asarray(x), 1, k=4, norm=norm, with_rows=False)
+    assert 0 < np.sum(~(np.asarray(ok_x) | np.asarray(ok_y)))  # the fallback has work
+    check_points(x, k=3, norm=norm)
+
+
+def test_window_search_with_a_constant_coordinate():
+    """Every window along the constant coordinate has gap 0: the other order certifies."""
+    x = np.stack([np.full(800, 2.5), np.random.default_rng(5).standard_normal(800)], axis=1)
+    check_points(x.astype(np.float32), k=4, norm="max")
+
+
+def check_points(x, *, k, norm):
+    """knn._knn of x against itself equals cKDTree, distances and rows."""
+    p = np.inf if norm == "max" else 2
+    ref, _ = cKDTree(x.astype(np.float64)).query(x, k + 1, p=p)
+    dist, rows = knn._knn(x, x, k=k, norm=norm, exclude_self=True, with_rows=True)
+    dist = np.asarray(dist) if norm == "max" else np.sqrt(np.asarray(dist))
+    rtol = tolerance(x.dtype, f32=1e-6, f64=1e-15)
+    np.testing.assert_allclose(dist, ref[:, 1:], rtol=rtol)
+    diff = x[:, None, :].astype(np.float64) - x[np.asarray(rows)].astype(np.float64)
+    again = np.max(np.abs(diff), -1) if norm == "max" else np.sqrt(np.sum(diff**2, -1))
+    np.testing.assert_allclose(again, dist, rtol=rtol)
 
 
 def test_knn_without_rows_matches_with_rows():

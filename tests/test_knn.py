@@ -1,4 +1,4 @@
-"""Tests for the kNN kernel and the kNN estimators (itjax/_src/knn.py)."""
+"""Tests for the kNN kernel (itjax/_src/neighbors.py) and the kNN estimators (itjax/_src/knn.py)."""
 
 import math
 import os
@@ -20,7 +20,7 @@ from sklearn.feature_selection._mutual_info import _compute_mi_cc
 from sklearn.neighbors import KDTree, NearestNeighbors
 
 import itjax
-from itjax._src import knn
+from itjax._src import neighbors
 
 # --------------------------------------------------------------------------- #
 # Independent oracles.
@@ -112,11 +112,11 @@ def test_partition_blocks_are_compact():
     the last coordinate (aspect ratios of 8 to 16).
     """
     x = jax.random.uniform(jax.random.key(11), (2**15, 3))
-    tree = knn._build_tree(x)
+    tree = neighbors._build_tree(x)
     index = np.asarray(tree.index)
     assert sorted(index[np.asarray(tree.valid)]) == list(range(2**15))  # a permutation
-    lo = np.asarray(tree.lo).reshape(3, -1, knn._BLOCK).min(-1)
-    hi = np.asarray(tree.hi).reshape(3, -1, knn._BLOCK).max(-1)
+    lo = np.asarray(tree.lo).reshape(3, -1, neighbors._BLOCK).min(-1)
+    hi = np.asarray(tree.hi).reshape(3, -1, neighbors._BLOCK).max(-1)
     width = hi - lo
     assert np.max(width.max(0) / width.min(0)) < 2.5
 
@@ -129,7 +129,7 @@ def check_kernel(dtype, n, m, d, norm, same):
     k = 3
     p = np.inf if norm == "max" else 2
     ref_dist, _ = cKDTree(refs.astype(np.float64)).query(queries, k + same, p=p)
-    dist, rows = knn._knn(queries, refs, k=k, norm=norm, exclude_self=same, with_rows=True)
+    dist, rows = neighbors._knn(queries, refs, k=k, norm=norm, exclude_self=same, with_rows=True)
     dist, rows = np.asarray(dist), np.asarray(rows)
     if norm == "euclidean":
         dist = np.sqrt(dist)
@@ -147,16 +147,16 @@ def test_sort_key_orders_like_the_floats(dtype_):
     values = np.array([-np.inf, -3.5, -1e-30, -0.0, 0.0, 1e-30, 2.0, 7.25e10, np.inf], dtype_)
     shuffled = np.random.default_rng(0).permutation(values)
     with jax.enable_x64(dtype_ == np.float64):
-        key = knn._sort_key(jnp.asarray(shuffled))
-        back = np.asarray(knn._from_sort_key(key, shuffled.dtype))
-        ordered = np.asarray(knn._from_sort_key(jnp.sort(key), shuffled.dtype))
+        key = neighbors._sort_key(jnp.asarray(shuffled))
+        back = np.asarray(neighbors._from_sort_key(key, shuffled.dtype))
+        ordered = np.asarray(neighbors._from_sort_key(jnp.sort(key), shuffled.dtype))
     assert back.tobytes() == shuffled.tobytes()  # the map is exactly invertible
     np.testing.assert_array_equal(ordered, values)
 
 
 def test_orders_packed_and_exact():
     keys = jnp.asarray(np.random.default_rng(1).integers(-(2**31), 2**31 - 1, (2, 1000)), jnp.int32)
-    packed = np.asarray(knn._orders(keys))  # 10 index bits, 22 key bits: the packed path
+    packed = np.asarray(neighbors._orders(keys))  # 10 index bits, 22 key bits: the packed path
     exact = np.asarray(lax_sort_order(keys))
     k = np.asarray(keys)
     for j in range(2):
@@ -175,10 +175,12 @@ def lax_sort_order(keys):
 def test_partition_variants_find_the_same_neighbours(monkeypatch, key_bits, packed_bits):
     """Exact ranks instead of packed ones, and two-key cuts instead of packed ones."""
     x = jax.random.normal(jax.random.key(5), (3000, 3))
-    expect = np.asarray(knn._knn(x, x, k=3, norm="max", exclude_self=True)[0])
-    monkeypatch.setattr(knn, "_KEY_BITS", key_bits)
-    monkeypatch.setattr(knn, "_PACKED_BITS", packed_bits)
-    fresh = jax.jit(lambda x: knn._knn_tree(x, x, k=4, norm="max", same=True, with_rows=False)[0])
+    expect = np.asarray(neighbors._knn(x, x, k=3, norm="max", exclude_self=True)[0])
+    monkeypatch.setattr(neighbors, "_KEY_BITS", key_bits)
+    monkeypatch.setattr(neighbors, "_PACKED_BITS", packed_bits)
+    fresh = jax.jit(
+        lambda x: neighbors._knn_tree(x, x, k=4, norm="max", same=True, with_rows=False)[0]
+    )
     np.testing.assert_array_equal(np.asarray(fresh(x))[:, 1:], expect)
 
 
@@ -189,7 +191,7 @@ def test_knn_duplicates_and_scales(n):
     x[:, 1] *= 1000.0  # one coordinate on a far larger scale
     x = x.astype(np.float32)
     ref, _ = cKDTree(x.astype(np.float64)).query(x, 4, p=np.inf)
-    dist, _ = knn._knn(x, x, k=3, norm="max", exclude_self=True)
+    dist, _ = neighbors._knn(x, x, k=3, norm="max", exclude_self=True)
     np.testing.assert_allclose(np.asarray(dist), ref[:, 1:], rtol=1e-6)
 
 
@@ -200,7 +202,7 @@ def test_sorted_with_bounds_brackets_the_values(dtype_):
     values[:8] = [-np.inf, np.inf, 0.0, -0.0, 0.0, 1.0, 1.0, -1.0]
     values = values.astype(dtype_)
     with jax.enable_x64(dtype_ == np.float64):
-        order, lower, upper = map(np.asarray, knn._sorted_with_bounds(jnp.asarray(values)))
+        order, lower, upper = map(np.asarray, neighbors._sorted_with_bounds(jnp.asarray(values)))
     assert sorted(order) == list(range(1000))
     at = values[order]
     finite = np.isfinite(lower) & np.isfinite(upper)
@@ -217,8 +219,8 @@ def test_window_search_falls_back_when_windows_are_too_narrow(x64, norm):
     rng = np.random.default_rng(4)
     x = rng.standard_cauchy((1500, 2))
     x[:, 1] += 0.01 * x[:, 0]
-    _, _, ok_x = knn._window_pass(jnp.asarray(x), 0, k=4, norm=norm, with_rows=False)
-    _, _, ok_y = knn._window_pass(jnp.asarray(x), 1, k=4, norm=norm, with_rows=False)
+    _, _, ok_x = neighbors._window_pass(jnp.asarray(x), 0, k=4, norm=norm, with_rows=False)
+    _, _, ok_y = neighbors._window_pass(jnp.asarray(x), 1, k=4, norm=norm, with_rows=False)
     assert 0 < np.sum(~(np.asarray(ok_x) | np.asarray(ok_y)))  # the fallback has work
     check_points(x, k=3, norm=norm)
 
@@ -230,10 +232,10 @@ def test_window_search_with_a_constant_coordinate():
 
 
 def check_points(x, *, k, norm):
-    """knn._knn of x against itself equals cKDTree, distances and rows."""
+    """neighbors._knn of x against itself equals cKDTree, distances and rows."""
     p = np.inf if norm == "max" else 2
     ref, _ = cKDTree(x.astype(np.float64)).query(x, k + 1, p=p)
-    dist, rows = knn._knn(x, x, k=k, norm=norm, exclude_self=True, with_rows=True)
+    dist, rows = neighbors._knn(x, x, k=k, norm=norm, exclude_self=True, with_rows=True)
     dist = np.asarray(dist) if norm == "max" else np.sqrt(np.asarray(dist))
     rtol = tolerance(x.dtype, f32=1e-6, f64=1e-15)
     np.testing.assert_allclose(dist, ref[:, 1:], rtol=rtol)
@@ -244,8 +246,8 @@ def check_points(x, *, k, norm):
 
 def test_knn_without_rows_matches_with_rows():
     x = jax.random.normal(jax.random.key(0), (2000, 2))
-    a, _ = knn._knn(x, x, k=3, norm="max", exclude_self=True)
-    b, rows = knn._knn(x, x, k=3, norm="max", exclude_self=True, with_rows=True)
+    a, _ = neighbors._knn(x, x, k=3, norm="max", exclude_self=True)
+    b, rows = neighbors._knn(x, x, k=3, norm="max", exclude_self=True, with_rows=True)
     np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     assert rows.shape == (2000, 3)
 
@@ -261,14 +263,14 @@ def test_count_within_matches_pairwise(dtype, d):
     pair = np.max(np.abs(x[:, None] - x[None]), axis=-1)
     for strict in (True, False):
         expect = np.sum(pair < radius[:, None] if strict else pair <= radius[:, None], axis=1)
-        got = knn._count_within(jnp.asarray(x), jnp.asarray(radius), strict=strict)
+        got = neighbors._count_within(jnp.asarray(x), jnp.asarray(radius), strict=strict)
         np.testing.assert_array_equal(np.asarray(got), expect)
 
 
 def test_knn_memory_is_bounded_at_compile_time():
     """n = 100,000 in d = 10: an (n, n, d) float32 tensor would take 400 GB."""
     x = jax.ShapeDtypeStruct((100_000, 10), jnp.float32)
-    fn = jax.jit(lambda x: knn._knn(x, x, k=3, norm="euclidean", exclude_self=True))
+    fn = jax.jit(lambda x: neighbors._knn(x, x, k=3, norm="euclidean", exclude_self=True))
     stats = fn.lower(x).compile().memory_analysis()
     assert stats.temp_size_in_bytes < 256 * 2**20, stats.temp_size_in_bytes
 
@@ -286,7 +288,7 @@ def test_knn_memory_is_bounded_when_run():
         """
         import jax, numpy as np
         from scipy.spatial import cKDTree
-        from itjax._src import knn
+        from itjax._src import neighbors
 
         def mib(field):
             with open("/proc/self/status") as f:
@@ -295,7 +297,7 @@ def test_knn_memory_is_bounded_when_run():
 
         x = jax.random.normal(jax.random.key(0), (200_000, 2))
         x = x.at[:, 1].add(x[:, 0])
-        fn = jax.jit(lambda x: knn._knn(x, x, k=3, norm="max", exclude_self=True))
+        fn = jax.jit(lambda x: neighbors._knn(x, x, k=3, norm="max", exclude_self=True))
         fn = fn.lower(x).compile()
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")  # reset the peak resident set to the current one

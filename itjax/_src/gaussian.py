@@ -21,7 +21,6 @@ the argument and the first offending batch index.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import jax
@@ -38,7 +37,7 @@ from itjax._src._utils import (
     to_base,
     validate_finite,
 )
-from itjax._src.normal import _broadcast, _t_minus_log1p
+from itjax._src.normal import _LOG_2PI_E, _broadcast, _t_minus_log1p
 
 __all__ = [
     "gaussian_cross_entropy",
@@ -49,8 +48,6 @@ __all__ = [
 ]
 
 Array = jax.Array
-
-_LOG_2PI_E = math.log(2 * math.pi * math.e)
 
 
 # --------------------------------------------------------------------------- #

@@ -36,6 +36,22 @@ class SpeedRow(NamedTuple):
     def ratio(self) -> float:
         return self.peer_s / self.itjax_s if self.itjax_s > 0 else float("nan")
 
+    @classmethod
+    def measured(
+        cls, *, suite: str, case: str, peer: str, mine: dict, theirs: dict, notes: str = ""
+    ) -> SpeedRow:
+        """The row of two `run_isolated` results: their "seconds" and "peak_rss_mib"."""
+        return cls(
+            suite=suite,
+            case=case,
+            itjax_s=mine["seconds"],
+            peer=peer,
+            peer_s=theirs["seconds"],
+            itjax_peak_mib=mine["peak_rss_mib"],
+            peer_peak_mib=theirs["peak_rss_mib"],
+            notes=notes,
+        )
+
 
 def block(tree: Any) -> Any:
     """Wait for every array in `tree` (JAX dispatch is asynchronous)."""

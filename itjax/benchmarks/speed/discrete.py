@@ -225,14 +225,12 @@ def run(*, quick: bool = False) -> list[SpeedRow]:
             )
         name = "all eight estimators in one call" if estimator == "all" else f"{estimator}_entropy"
         rows.append(
-            SpeedRow(
+            SpeedRow.measured(
                 suite=SUITE,
                 case=f"{name}, ({n}, {k}) float32 counts, jitted",
-                itjax_s=mine["seconds"],
                 peer=f"Python loop over rows, NumPy/SciPy{' quad' if estimator == 'nsb' else ''}",
-                peer_s=theirs["seconds"],
-                itjax_peak_mib=mine["peak_rss_mib"],
-                peer_peak_mib=theirs["peak_rss_mib"],
+                mine=mine,
+                theirs=theirs,
                 notes="; ".join(notes),
             )
         )

@@ -95,14 +95,12 @@ def run(*, quick: bool = False) -> list[SpeedRow]:
         for peer, function in zip(_PEERS[quantity], ("scipy_case", "numpy_case"), strict=True):
             theirs = run_isolated(_MODULE, function, args)
             rows.append(
-                SpeedRow(
+                SpeedRow.measured(
                     suite=SUITE,
                     case=f"{quantity}, ({n}, {k}) float32, jitted",
-                    itjax_s=mine["seconds"],
                     peer=peer,
-                    peer_s=theirs["seconds"],
-                    itjax_peak_mib=mine["peak_rss_mib"],
-                    peer_peak_mib=theirs["peak_rss_mib"],
+                    mine=mine,
+                    theirs=theirs,
                     notes=f"itjax compile {mine['compile_s']:.2f} s",
                 )
             )

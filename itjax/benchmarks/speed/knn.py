@@ -262,14 +262,12 @@ def run(*, quick: bool = False, points: list[dict] | None = None) -> list[SpeedR
     mine = run_isolated(_MODULE, "itjax_mi", {"n": n, "repeat": 10})
     theirs = run_isolated(_MODULE, "sklearn_mi", {"n": n, "repeat": 10})
     rows.append(
-        SpeedRow(
+        SpeedRow.measured(
             suite=SUITE,
             case=f"1-D KSG MI, n = {n:,}, k = {K}, jitted, float32",
-            itjax_s=mine["seconds"],
             peer="sklearn mutual_info_regression (KD-tree)",
-            peer_s=theirs["seconds"],
-            itjax_peak_mib=mine["peak_rss_mib"],
-            peer_peak_mib=theirs["peak_rss_mib"],
+            mine=mine,
+            theirs=theirs,
             notes=f"itjax compile {mine['compile_s']:.1f} s; MI {mine['mi']:.4f} vs "
             f"{theirs['mi']:.4f} (true {math.log(2) / 2:.4f}); {_memory_note(mine, theirs, base)}",
         )
@@ -280,14 +278,12 @@ def run(*, quick: bool = False, points: list[dict] | None = None) -> list[SpeedR
     theirs = run_isolated(_MODULE, "sklearn_pairs", {"n": n, "d": d, "repeat": 2})
     gap = np.max(np.abs(np.maximum(mine["mi"], 0) - np.asarray(theirs["mi"])))
     rows.append(
-        SpeedRow(
+        SpeedRow.measured(
             suite=SUITE,
             case=f"all {d * (d - 1) // 2} column pairs of ({n:,}, {d}), one call (vmap)",
-            itjax_s=mine["seconds"],
             peer="sklearn mutual_info_regression, loop over pairs",
-            peer_s=theirs["seconds"],
-            itjax_peak_mib=mine["peak_rss_mib"],
-            peer_peak_mib=theirs["peak_rss_mib"],
+            mine=mine,
+            theirs=theirs,
             notes=f"itjax compile {mine['compile_s']:.1f} s; largest MI difference {gap:.1e} "
             "(itjax clamped at 0 as scikit-learn; independent jitters); "
             + _memory_note(mine, theirs, base),
@@ -300,14 +296,12 @@ def run(*, quick: bool = False, points: list[dict] | None = None) -> list[SpeedR
     for point in measured:
         n, mine, theirs = point["n"], point["itjax"], point["sklearn"]
         rows.append(
-            SpeedRow(
+            SpeedRow.measured(
                 suite=SUITE,
                 case=f"1-D KSG MI, n = {n:,} (scaling)",
-                itjax_s=mine["seconds"],
                 peer="sklearn mutual_info_regression (KD-tree)",
-                peer_s=theirs["seconds"],
-                itjax_peak_mib=mine["peak_rss_mib"],
-                peer_peak_mib=theirs["peak_rss_mib"],
+                mine=mine,
+                theirs=theirs,
                 notes=f"itjax compile {mine['compile_s']:.1f} s; "
                 + _memory_note(mine, theirs, base),
             )
@@ -317,14 +311,12 @@ def run(*, quick: bool = False, points: list[dict] | None = None) -> list[SpeedR
     mine = run_isolated(_MODULE, "itjax_entropy", {"n": n, "d": d}, timeout=3600)
     theirs = run_isolated(_MODULE, "scipy_entropy", {"n": n, "d": d}, timeout=3600)
     rows.append(
-        SpeedRow(
+        SpeedRow.measured(
             suite=SUITE,
             case=f"Kozachenko-Leonenko entropy, n = {n:,}, d = {d} (brute-force tiles)",
-            itjax_s=mine["seconds"],
             peer="numpy + scipy cKDTree",
-            peer_s=theirs["seconds"],
-            itjax_peak_mib=mine["peak_rss_mib"],
-            peer_peak_mib=theirs["peak_rss_mib"],
+            mine=mine,
+            theirs=theirs,
             notes=f"{_memory_note(mine, theirs, base)}; an (n, n, d) float32 tensor would "
             f"take {n * n * d * 4 / 2**30:.0f} GiB; H {mine['h']:.4f} vs {theirs['h']:.4f} "
             f"(true {0.5 * d * math.log(2 * math.pi * math.e):.4f}); itjax compile "

@@ -219,14 +219,12 @@ def run(*, quick: bool = False) -> list[SpeedRow]:
     for name, function, extra in peers:
         theirs = run_isolated(_MODULE, function, args | extra)
         rows.append(
-            SpeedRow(
+            SpeedRow.measured(
                 suite=SUITE,
                 case=f"{seeds} seeds, batch 128, {seed_steps} steps: vmap in one call",
-                itjax_s=mine["seconds"],
                 peer=f"{seeds} sequential fits: {name}",
-                peer_s=theirs["seconds"],
-                itjax_peak_mib=mine["peak_rss_mib"],
-                peer_peak_mib=theirs["peak_rss_mib"],
+                mine=mine,
+                theirs=theirs,
                 notes=f"itjax compile {mine['compile_s']:.1f} s",
             )
         )

@@ -250,14 +250,12 @@ def run(*, quick: bool = False) -> list[SpeedRow]:
         _MODULE, "sklearn_permutation", {"n": n, "num": num, "repeat": 1 if quick else 2}
     )
     rows.append(
-        SpeedRow(
+        SpeedRow.measured(
             suite=SUITE,
             case=f"permutation test, {num:,} permutations of KSG MI (k = {K}), n = {n:,}",
-            itjax_s=mine["seconds"],
             peer="sklearn mutual_info_regression, Python loop over permutations",
-            peer_s=theirs["seconds"],
-            itjax_peak_mib=mine["peak_rss_mib"],
-            peer_peak_mib=theirs["peak_rss_mib"],
+            mine=mine,
+            theirs=theirs,
             notes=f"itjax compile {mine['compile_s']:.1f} s; one itjax estimate "
             f"{1e3 * mine['seconds'] / (num + 1):.2f} ms in the batch, "
             f"{1e3 * mine['single_s']:.2f} ms alone; statistic {mine['statistic']:.4f} "
@@ -272,14 +270,12 @@ def run(*, quick: bool = False) -> list[SpeedRow]:
         mine = run_isolated(_MODULE, "itjax_pairwise", {"n": n, "d": d, "repeat": 2})
         theirs = run_isolated(_MODULE, "sklearn_pairwise", {"n": n, "d": d, "repeat": 1})
         rows.append(
-            SpeedRow(
+            SpeedRow.measured(
                 suite=SUITE,
                 case=f"pairwise KSG MI, all {d * (d - 1) // 2:,} column pairs of ({n:,}, {d})",
-                itjax_s=mine["seconds"],
                 peer="sklearn mutual_info_regression, loop over pairs",
-                peer_s=theirs["seconds"],
-                itjax_peak_mib=mine["peak_rss_mib"],
-                peer_peak_mib=theirs["peak_rss_mib"],
+                mine=mine,
+                theirs=theirs,
                 notes=f"itjax compile {mine['compile_s']:.1f} s; largest abs. difference of "
                 f"max(MI, 0) {_gap(mine['mi'], theirs['mi']):.1e}",
             )
@@ -306,14 +302,12 @@ def run(*, quick: bool = False) -> list[SpeedRow]:
             continue
         gap = np.max(np.abs(np.subtract(point["mi"], one["mi"])))
         rows.append(
-            SpeedRow(
+            SpeedRow.measured(
                 suite=SUITE,
                 case=case,
-                itjax_s=point["seconds"],
                 peer=peer,
-                peer_s=one["seconds"],
-                itjax_peak_mib=point["peak_rss_mib"],
-                peer_peak_mib=one["peak_rss_mib"],
+                mine=point,
+                theirs=one,
                 notes=f"ratio = speed-up; compile {point['compile_s']:.1f} s; largest abs. "
                 f"difference from 1 device {gap:.1e}",
             )

@@ -479,15 +479,26 @@ def _knn_leaves(
     return dist, rows, dist[-1] <= bound
 
 
-def _unpermute(values: Array, index: Array, n: int) -> Array:
-    """Rows of values (L, B, ...) in leaf order back to the original order (n, ...)."""
+def _unpermute(values: Any, index: Array, n: int) -> Any:
+    """Rows of values back to the original order: slot j holds row index[j].
+
+    Args:
+      values: an array, or a pytree of arrays, whose leading axes have the shape
+        of index: (L, B, ...) in leaf order, or (n, ...) along a sort order.
+      index: the original row of each slot; slots past the n rows are padding.
+      n: the number of rows.
+
+    Returns the values with one leading axis of n rows (the same pytree).
+    """
     flat_index = index.reshape(-1)
     position = (
         jnp.zeros(flat_index.shape, jnp.int32)
         .at[flat_index]
         .set(jnp.arange(flat_index.size, dtype=jnp.int32))
+    )[:n]
+    return jax.tree.map(
+        lambda v: v.reshape(flat_index.size, *v.shape[index.ndim :])[position], values
     )
-    return values.reshape(flat_index.size, *values.shape[2:])[position[:n]]
 
 
 def _knn_fallback(
@@ -756,9 +767,8 @@ def _window_pass(
     if norm == "euclidean":
         gap = gap * gap * (1 - 4 * d * jnp.finfo(x.dtype).eps)
     ok = dist[-1] <= gap
-    position = jnp.zeros(n, jnp.int32).at[order].set(jnp.arange(n, dtype=jnp.int32))
-    rows = jnp.stack(rows, axis=1)[position] if with_rows else None
-    return jnp.stack(dist, axis=1)[position], rows, ok[position]
+    rows = jnp.stack(rows, axis=1) if with_rows else None
+    return _unpermute((jnp.stack(dist, axis=1), rows, ok), order, n)
 
 
 def _knn_window(x: Array, *, k: int, norm: str, with_rows: bool) -> tuple[Array, Array | None]:

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from itjax.benchmarks._timing import machine_description, markdown_table
+from itjax.benchmarks._timing import machine_description, markdown_table, provenance
 from itjax.benchmarks.speed import discrete
 
 MMAP_THRESHOLD = "2000000000"
@@ -21,7 +21,6 @@ def main() -> None:
     os.environ["MALLOC_MMAP_THRESHOLD_"] = MMAP_THRESHOLD  # inherited by the measured processes
     tuned = discrete.run(quick=quick)
     del os.environ["MALLOC_MMAP_THRESHOLD_"]
-    load = f"{load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
     table, tuned_table = markdown_table(rows), markdown_table(tuned)
     command = "python scripts/bench_discrete.py" + (" --quick" if quick else "")
     print(machine)
@@ -39,10 +38,7 @@ def main() -> None:
         "excluded, in the notes); ratio = peer / itjax (> 1: itjax faster). Peak memory is the\n"
         "whole process's peak RSS (an itjax process also holds the JAX runtime). Suite:\n"
         "`itjax/benchmarks/speed/discrete.py`.\n\n"
-        f"Command: `{command}`\n\n"
-        f"Machine: {machine}\n\n"
-        f"Load average (1 min) while it ran: {load}; other work shared the cores, so read\n"
-        "the ratios (both sides measured in the same run) rather than the seconds.\n\n"
+        f"{provenance(command, machine, load_before)}"
         "## Default environment\n\n"
         f"{table}\n"
         f"## With `MALLOC_MMAP_THRESHOLD_={MMAP_THRESHOLD}` (all processes)\n\n"

@@ -14,7 +14,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from itjax.benchmarks._timing import machine_description, markdown_table  # noqa: E402
+from itjax.benchmarks._timing import machine_description, markdown_table, provenance  # noqa: E402
 from itjax.benchmarks.speed import knn  # noqa: E402
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -53,7 +53,6 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     points: list[dict] = []
     rows = knn.run(quick=quick, points=points)
-    load = f"{load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
     table = markdown_table(rows)
     command = "python scripts/bench_knn.py" + (" --quick" if quick else "")
     print(machine)
@@ -79,10 +78,7 @@ def main() -> None:
         "after the inputs existed and the itjax function was compiled. Suite:\n"
         "`itjax/benchmarks/speed/knn.py`.\n\n"
         f"{backend_note}"
-        f"Command: `{command}`\n\n"
-        f"Machine: {machine}\n\n"
-        f"Load average (1 min) while it ran: {load}; other work shared the cores, so read\n"
-        "the ratios (both sides measured in the same run) rather than the seconds.\n\n"
+        f"{provenance(command, machine, load_before)}"
         f"{table}\n"
         "![time and memory against n](bench_knn.png)\n\n"
         "Time and memory of one 1-D KSG mutual information against n (the scaling rows).\n"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import jax
 
-from itjax.benchmarks._timing import machine_description, markdown_table
+from itjax.benchmarks._timing import machine_description, markdown_table, provenance
 from itjax.benchmarks.speed import stats
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -20,7 +20,6 @@ def main() -> None:
     machine = machine_description()
     load_before = os.getloadavg()[0]
     rows = stats.run(quick=quick)
-    load = f"{load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
     table = markdown_table(rows)
     command = "python scripts/bench_stats.py" + (" --quick" if quick else "")
     print(machine)
@@ -59,10 +58,7 @@ def main() -> None:
         "distributions of the permutation test differ in their lower half. Suite:\n"
         "`itjax/benchmarks/speed/stats.py`.\n\n"
         f"{backend_note}"
-        f"Command: `{command}`\n\n"
-        f"Machine: {machine}\n\n"
-        f"Load average (1 min) while it ran: {load}; other work shared the cores, so read\n"
-        "the ratios (both sides measured in the same run) rather than the seconds.\n\n"
+        f"{provenance(command, machine, load_before)}"
         f"{table}\n"
         f"{target}"
         "## Reading the table\n\n"

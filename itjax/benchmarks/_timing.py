@@ -132,6 +132,23 @@ def machine_description() -> str:
     )
 
 
+def provenance(command: str, machine: str, load_before: float) -> str:
+    """The lines of a speed report that say how it was made, the load at its end read now.
+
+    Args:
+      command: the command that made the report.
+      machine: `machine_description()`.
+      load_before: the 1-minute load average (`os.getloadavg()[0]`) when the run began.
+    """
+    load = f"{load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
+    return (
+        f"Command: `{command}`\n\n"
+        f"Machine: {machine}\n\n"
+        f"Load average (1 min) while it ran: {load}; other work shared the cores, so read\n"
+        "the ratios (both sides measured in the same run) rather than the seconds.\n\n"
+    )
+
+
 def markdown_table(rows: Sequence[SpeedRow]) -> str:
     """A Markdown table of speed rows with the ratio column."""
     head = (
